@@ -1,0 +1,145 @@
+//! Write [Portcullis] policies in Rust.
+//!
+//! A policy is a WebAssembly component that the Portcullis host calls for
+//! every tool a server advertises, every tool call an agent makes and every
+//! result a tool returns. With this crate a policy is one short file: a type
+//! that implements [`Policy`], and one [`export_policy!`] line.
+//!
+//! ```no_run
+//! use portcullis_sdk::{export_policy, EventKind, Finding, Metadata, Outcome, Pattern, Policy, Context, ToolCall, Verdict};
+//!
+//! struct NoRmRf;
+//!
+//! impl Policy for NoRmRf {
+//!     fn metadata() -> Metadata {
+//!         Metadata::new("no-rm-rf", env!("CARGO_PKG_VERSION"))
+//!             .on(EventKind::ToolCall)
+//!             .pattern(Pattern::regex("rm-rf", r"\brm\s+-rf\s+/"))
+//!     }
+//!
+//!     fn check_call(_ctx: &Context, _call: &ToolCall, findings: &[Finding]) -> Outcome {
+//!         let mut outcome = Outcome::allow();
+//!         for (index, _) in portcullis_sdk::matches(findings, "rm-rf") {
+//!             outcome.add(Verdict::Deny, "rm-rf", "the arguments delete the root directory", [index]);
+//!         }
+//!         outcome
+//!     }
+//! }
+//!
+//! export_policy!(NoRmRf);
+//! ```
+//!
+//! The host runs a prefilter over the event's text before it calls the
+//! policy: the [`Pattern`]s a policy lists in its [`Metadata`] come back as
+//! [`Finding`]s, so a policy seldom needs to scan text itself.
+//!
+//! Build the crate for `wasm32-unknown-unknown` as a `cdylib` and turn the
+//! module into a component with the `portcullis-componentize` crate (the
+//! host's build does this for the policies in this repository), or with
+//! `portcullis policy build`.
+//!
+//! On targets other than `wasm32` the [`state`] and [`log`] functions use an
+//! in-memory stand-in for the host, so a policy's logic can be unit-tested
+//! natively with `cargo test`.
+//!
+//! [Portcullis]: https://example.invalid/portcullis
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+#[doc(hidden)]
+pub mod bindings_mod {
+    #![allow(missing_docs, unsafe_code)]
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "policy",
+        pub_export_macro: true,
+        export_macro_name: "__export_policy_world",
+        default_bindings_module: "portcullis_sdk::bindings",
+    });
+}
+
+mod json;
+pub mod log;
+mod outcome;
+mod pattern;
+pub mod state;
+
+#[doc(hidden)]
+pub use bindings_mod as bindings;
+pub use bindings_mod::portcullis::policy::types::{
+    BuiltinDetector, Context, EventKind, Finding, Matcher, Metadata, Outcome, Pattern, Reason,
+    Tool, ToolCall, ToolResult, Verdict,
+};
+pub use outcome::matches;
+pub use serde_json;
+
+/// A Portcullis policy.
+///
+/// Only [`Policy::metadata`] is required; the checks allow by default, and the
+/// host calls only those for the events listed in the metadata.
+pub trait Policy {
+    /// Names the policy and lists the events and prefilter patterns it wants.
+    fn metadata() -> Metadata;
+
+    /// Checks a tool definition a server advertises.
+    fn check_tool(ctx: &Context, tool: &Tool, findings: &[Finding]) -> Outcome {
+        let _ = (ctx, tool, findings);
+        Outcome::allow()
+    }
+
+    /// Checks a tool call before it reaches the server.
+    fn check_call(ctx: &Context, call: &ToolCall, findings: &[Finding]) -> Outcome {
+        let _ = (ctx, call, findings);
+        Outcome::allow()
+    }
+
+    /// Checks a tool's result before it reaches the agent.
+    fn check_result(ctx: &Context, result: &ToolResult, findings: &[Finding]) -> Outcome {
+        let _ = (ctx, result, findings);
+        Outcome::allow()
+    }
+}
+
+/// Exports a type implementing [`Policy`] as the component's `policy` world.
+///
+/// Use it once per crate, at the top level.
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        #[doc(hidden)]
+        struct __PortcullisGuest;
+
+        impl $crate::bindings::Guest for __PortcullisGuest {
+            fn metadata() -> $crate::Metadata {
+                <$policy as $crate::Policy>::metadata()
+            }
+
+            fn check_tool(
+                ctx: $crate::Context,
+                tool: $crate::Tool,
+                findings: ::std::vec::Vec<$crate::Finding>,
+            ) -> $crate::Outcome {
+                <$policy as $crate::Policy>::check_tool(&ctx, &tool, &findings)
+            }
+
+            fn check_call(
+                ctx: $crate::Context,
+                call: $crate::ToolCall,
+                findings: ::std::vec::Vec<$crate::Finding>,
+            ) -> $crate::Outcome {
+                <$policy as $crate::Policy>::check_call(&ctx, &call, &findings)
+            }
+
+            fn check_result(
+                ctx: $crate::Context,
+                result: $crate::ToolResult,
+                findings: ::std::vec::Vec<$crate::Finding>,
+            ) -> $crate::Outcome {
+                <$policy as $crate::Policy>::check_result(&ctx, &result, &findings)
+            }
+        }
+
+        $crate::bindings::__export_policy_world!(__PortcullisGuest with_types_in $crate::bindings);
+    };
+}

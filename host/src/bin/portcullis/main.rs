@@ -1,7 +1,55 @@
-//! The `portcullis` command-line program.
+//! `portcullis`: decide whether MCP tools and tool calls are allowed, denied
+//! or escalated, with WebAssembly policies.
+//!
+//! A thin layer over the `portcullis` library: each subcommand is a module.
 
-fn main() {
-    for name in portcullis::default_policy_names() {
-        println!("{name}");
+mod case;
+mod check;
+mod options;
+mod policy;
+mod report;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Portcullis: a WebAssembly policy engine for MCP tools and tool calls.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decide a JSONL batch of tool descriptions and tool calls; print one JSON decision per line.
+    Check(check::Args),
+    /// Measure detection and false positives over labelled JSONL files.
+    Report(report::Args),
+    /// Create, build and test policies.
+    Policy(policy::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Policy(args) => policy::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("portcullis: {error:#}");
+            ExitCode::from(2)
+        }
     }
 }

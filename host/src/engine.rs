@@ -56,9 +56,11 @@ impl Default for EngineConfig {
     }
 }
 
+/// The size of a WebAssembly page, the unit memories grow by.
+const PAGE: usize = 64 << 10;
+
 impl EngineConfig {
     fn validate(&self) -> Result<(), EngineError> {
-        const PAGE: usize = 64 << 10;
         const MAX_MEMORY: usize = 4 << 30;
         const MAX_INSTANCES: u32 = 10_000;
         let invalid = |reason: String| Err(EngineError::InvalidConfig { reason });
@@ -90,7 +92,9 @@ impl EngineConfig {
 /// and a thread that enforces timeouts; create one per process and clone it
 /// (clones share everything). It keeps every policy it compiled, keyed by
 /// the SHA-256 of its component, as long as a loaded [`PolicySet`] uses
-/// it, so reloading an unchanged policy costs nothing.
+/// it, so reloading an unchanged policy costs nothing. The timeout thread
+/// stops when the last clone, and the last policy set loaded by any of
+/// them, is dropped.
 #[derive(Clone)]
 pub struct Engine {
     runtime: Arc<Runtime>,
@@ -141,7 +145,8 @@ impl Engine {
             .max_memories_per_component(sandbox::MAX_MEMORIES)
             .max_tables_per_component(sandbox::MAX_TABLES)
             .table_elements(sandbox::MAX_TABLE_ELEMENTS)
-            .max_memory_size(config.memory_limit);
+            // The pool reserves whole pages; the store limits enforce the exact limit.
+            .max_memory_size(config.memory_limit.next_multiple_of(PAGE));
         let mut wasm = wasmtime::Config::new();
         wasm.epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
@@ -198,7 +203,10 @@ impl Engine {
         let mut files: Vec<OsString> = Vec::new();
         for entry in root.entries().map_err(io_error)? {
             let name = entry.map_err(io_error)?.file_name();
-            if Path::new(&name).extension().is_some_and(|ext| ext == "wasm") {
+            if Path::new(&name)
+                .extension()
+                .is_some_and(|ext| ext == "wasm")
+            {
                 files.push(name);
             }
         }

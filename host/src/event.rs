@@ -247,7 +247,10 @@ mod tests {
         ));
         assert!(matches!(
             ToolDefinition::from_mcp(&json!({"name": "t", "inputSchema": "x"})),
-            Err(EventError::WrongType { field: "inputSchema", .. })
+            Err(EventError::WrongType {
+                field: "inputSchema",
+                ..
+            })
         ));
         assert!(matches!(
             ToolDefinition::from_mcp(&json!(["t"])),

@@ -46,11 +46,12 @@ impl Policy {
         bytes: &[u8],
         digest: String,
     ) -> Result<Policy, LoadError> {
-        let component =
-            Component::new(&runtime.engine, bytes).map_err(|error| LoadError::InvalidComponent {
+        let component = Component::new(&runtime.engine, bytes).map_err(|error| {
+            LoadError::InvalidComponent {
                 policy: source.to_owned(),
                 message: format!("{error:#}"),
-            })?;
+            }
+        })?;
         if let Some(import) = sandbox::forbidden_import(&runtime.engine, &component) {
             return Err(LoadError::ForbiddenImport {
                 policy: source.to_owned(),
@@ -110,7 +111,7 @@ impl Policy {
             })
             .collect();
         Prefilter::new(&patterns).map_err(|error| LoadError::InvalidPattern {
-            policy: metadata.name.clone(),
+            policy: source.to_owned(),
             message: error.to_string(),
         })?;
         Ok(Policy {

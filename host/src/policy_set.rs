@@ -148,13 +148,7 @@ impl PolicySet {
             let wit_findings: Vec<wit::Finding> = findings.iter().map(Into::into).collect();
             let started = Instant::now();
             let result = policy
-                .check(
-                    runtime,
-                    session,
-                    &wit_ctx,
-                    &wit_event,
-                    &wit_findings,
-                )
+                .check(runtime, session, &wit_ctx, &wit_event, &wit_findings)
                 .and_then(|outcome| reasons_of(&info.name, outcome, &findings));
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             let (verdict, reasons, error) = match result {
@@ -291,8 +285,8 @@ mod tests {
     #[test]
     fn a_finding_index_out_of_range_is_a_policy_failure() {
         let findings = [finding("a")];
-        let failure = reasons_of("p", outcome(wit::Verdict::Allow, vec![0, 1]), &findings)
-            .unwrap_err();
+        let failure =
+            reasons_of("p", outcome(wit::Verdict::Allow, vec![0, 1]), &findings).unwrap_err();
         assert!(matches!(failure, PolicyFailure::InvalidOutcome(_)));
         assert!(failure.to_string().contains("cites finding 1"), "{failure}");
     }

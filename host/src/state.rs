@@ -135,8 +135,12 @@ mod tests {
     #[test]
     fn policies_do_not_see_each_others_values() {
         let session = SessionState::new(StateQuota::default());
-        state(&session, "a").set("k".into(), "from a".into()).unwrap();
-        state(&session, "b").set("k".into(), "from b".into()).unwrap();
+        state(&session, "a")
+            .set("k".into(), "from a".into())
+            .unwrap();
+        state(&session, "b")
+            .set("k".into(), "from b".into())
+            .unwrap();
         assert_eq!(state(&session, "a").get("k").as_deref(), Some("from a"));
         assert_eq!(state(&session, "b").get("k").as_deref(), Some("from b"));
         state(&session, "b").delete("k");
@@ -167,7 +171,9 @@ mod tests {
         assert!(error.starts_with("state quota exceeded"), "{error}");
         assert_eq!(a.get("three"), None);
         // Another policy has a quota of its own.
-        state(&session, "b").set("three".into(), "3".into()).unwrap();
+        state(&session, "b")
+            .set("three".into(), "3".into())
+            .unwrap();
         a.delete("one");
         a.set("three".into(), "3".into()).unwrap();
     }

@@ -2,6 +2,8 @@
 
 mod bindings;
 mod bundle;
+pub mod event;
+pub mod normalize;
 
 /// Names of the embedded default policies.
 pub fn default_policy_names() -> impl Iterator<Item = &'static str> {

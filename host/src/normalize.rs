@@ -86,8 +86,8 @@ pub fn normalize(text: &str) -> Normalized {
 const BLACK_FLAG: char = '\u{1F3F4}';
 /// The cancel tag, which ends a tag sequence.
 const CANCEL_TAG: char = '\u{E007F}';
-/// The longest tag specification of a subdivision flag (`gbsct` is 5; the
-/// standard allows up to 6 after the two-letter region).
+/// The most tags a subdivision flag carries between the black flag and the
+/// cancel tag: a region and a subdivision code, such as `gbsct`.
 const MAX_FLAG_TAGS: usize = 7;
 
 /// What the normaliser does with one character of the input.
@@ -107,6 +107,9 @@ enum Class {
     Bidi,
 }
 
+/// Sorts a character: tags, Unicode's default-ignorable code points
+/// (invisible, joiners, variation selectors) and bidi controls are hidden
+/// content; everything else is visible.
 fn classify(c: char) -> Class {
     match c {
         '\u{E0020}'..='\u{E007E}' => Class::Tag(char::from_u32(u32::from(c) - 0xE0000)),

@@ -40,7 +40,9 @@
 //!
 //! On targets other than `wasm32` the [`state`] and [`log`] functions use an
 //! in-memory stand-in for the host, so a policy's logic can be unit-tested
-//! natively with `cargo test`.
+//! natively with `cargo test`; with the `testing` feature, the `testing`
+//! module also stands in for the host's prefilter, turning an event and a
+//! policy's patterns into the findings the host would pass.
 //!
 //! [Portcullis]: https://example.invalid/portcullis
 
@@ -59,11 +61,14 @@ pub mod bindings_mod {
     });
 }
 
+mod field;
 mod json;
 pub mod log;
 mod outcome;
 mod pattern;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 #[doc(hidden)]
 pub use bindings_mod as bindings;
@@ -71,6 +76,7 @@ pub use bindings_mod::portcullis::policy::types::{
     BuiltinDetector, Context, EventKind, Finding, Matcher, Metadata, Outcome, Pattern, Reason,
     Tool, ToolCall, ToolResult, Verdict,
 };
+pub use field::words;
 pub use outcome::matches;
 pub use serde_json;
 
@@ -103,13 +109,18 @@ pub trait Policy {
 
 /// Exports a type implementing [`Policy`] as the component's `policy` world.
 ///
-/// Use it once per crate, at the top level.
+/// Use it once per crate, at the top level. The exports exist only when the
+/// crate is compiled for `wasm32`: a native build (unit tests, or a tool that
+/// links several policies as libraries) gets the policy type alone, with no
+/// exported symbols to clash.
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         struct __PortcullisGuest;
 
+        #[cfg(target_arch = "wasm32")]
         impl $crate::bindings::Guest for __PortcullisGuest {
             fn metadata() -> $crate::Metadata {
                 <$policy as $crate::Policy>::metadata()
@@ -140,6 +151,7 @@ macro_rules! export_policy {
             }
         }
 
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_policy_world!(__PortcullisGuest with_types_in $crate::bindings);
     };
 }

@@ -61,6 +61,7 @@ pub mod bindings_mod {
     });
 }
 
+mod argument;
 mod field;
 mod json;
 pub mod log;
@@ -70,6 +71,7 @@ pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use argument::ArgumentKind;
 #[doc(hidden)]
 pub use bindings_mod as bindings;
 pub use bindings_mod::portcullis::policy::types::{

@@ -23,6 +23,9 @@
 //! Available with the `testing` feature, which policies enable for their
 //! dev-dependency on this crate.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use serde_json::Value;
@@ -153,12 +156,7 @@ fn scan(metadata: &Metadata, fields: &[(String, String)]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for pattern in &metadata.patterns {
         let regex = match &pattern.matcher {
-            Matcher::Regex(source) => Some(
-                Regex::builder()
-                    .syntax(syntax::Config::new().case_insensitive(true))
-                    .build(source)
-                    .unwrap_or_else(|error| panic!("pattern {}: {error}", pattern.id)),
-            ),
+            Matcher::Regex(source) => Some(compiled(&pattern.id, source)),
             _ => None,
         };
         for (field, text) in fields {
@@ -205,6 +203,25 @@ fn scan(metadata: &Metadata, fields: &[(String, String)]) -> Vec<Finding> {
         }
     }
     findings
+}
+
+/// `source` compiled as the host compiles it, once per thread.
+fn compiled(id: &str, source: &str) -> Regex {
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, Regex>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|cache| {
+        cache
+            .borrow_mut()
+            .entry(source.to_owned())
+            .or_insert_with(|| {
+                Regex::builder()
+                    .syntax(syntax::Config::new().case_insensitive(true))
+                    .build(source)
+                    .unwrap_or_else(|error| panic!("pattern {id}: {error}"))
+            })
+            .clone()
+    })
 }
 
 /// Runs of characters a built-in detector reports, in the original text.

@@ -67,6 +67,7 @@ mod json;
 pub mod log;
 mod outcome;
 mod pattern;
+mod rule;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -80,6 +81,7 @@ pub use bindings_mod::portcullis::policy::types::{
 };
 pub use field::words;
 pub use outcome::matches;
+pub use rule::{ArgumentRule, EXCERPT_CHARS, KindVerdicts, excerpt, judge_arguments};
 pub use serde_json;
 
 /// A Portcullis policy.

@@ -29,20 +29,15 @@
 
 mod rules;
 
-use std::collections::BTreeMap;
-
 use portcullis_sdk::{
-    ArgumentKind, Context, EventKind, Finding, Metadata, Outcome, Policy, ToolCall, Verdict,
-    export_policy,
+    Context, EventKind, Finding, Metadata, Outcome, Policy, ToolCall, export_policy,
+    judge_arguments,
 };
 
 use rules::RULES;
 
 /// The policy.
 pub struct CommandInjection;
-
-/// The longest excerpt of matched text quoted in a reason.
-const EXCERPT: usize = 80;
 
 impl Policy for CommandInjection {
     fn metadata() -> Metadata {
@@ -52,52 +47,7 @@ impl Policy for CommandInjection {
     }
 
     fn check_call(_ctx: &Context, call: &ToolCall, findings: &[Finding]) -> Outcome {
-        // One reason per rule and argument, citing every finding behind it.
-        let mut reasons: BTreeMap<(usize, &str), (Verdict, ArgumentKind, Vec<u32>)> =
-            BTreeMap::new();
-        let mut kinds: BTreeMap<&str, ArgumentKind> = BTreeMap::new();
-        for (index, finding) in findings.iter().enumerate() {
-            let Some((rule_index, rule)) = RULES
-                .iter()
-                .enumerate()
-                .find(|(_, rule)| rule.id == finding.pattern)
-            else {
-                continue;
-            };
-            let kind = *kinds
-                .entry(finding.field.as_str())
-                .or_insert_with(|| ArgumentKind::of(call, finding));
-            let Some(verdict) = rule.verdict(kind) else {
-                continue;
-            };
-            reasons
-                .entry((rule_index, finding.field.as_str()))
-                .or_insert_with(|| (verdict, kind, Vec::new()))
-                .2
-                .push(index as u32);
-        }
-
-        let mut outcome = Outcome::allow();
-        for ((rule_index, field), (verdict, kind, cited)) in reasons {
-            let rule = &RULES[rule_index];
-            let matched = excerpt(&findings[cited[0] as usize].matched);
-            outcome.add(
-                verdict,
-                rule.id,
-                format!("{field} ({kind}) {}: \"{matched}\"", rule.summary),
-                cited,
-            );
-        }
-        outcome
-    }
-}
-
-/// `text` cut to at most [`EXCERPT`] characters, trimmed.
-fn excerpt(text: &str) -> String {
-    let trimmed = text.trim();
-    match trimmed.char_indices().nth(EXCERPT) {
-        Some((cut, _)) => format!("{}…", &trimmed[..cut]),
-        None => trimmed.to_owned(),
+        judge_arguments(RULES, call, findings)
     }
 }
 
@@ -106,7 +56,7 @@ export_policy!(CommandInjection);
 #[cfg(test)]
 mod tests {
     use portcullis_sdk::serde_json::{Value, json};
-    use portcullis_sdk::testing;
+    use portcullis_sdk::{Verdict, testing};
 
     use super::*;
 
@@ -266,12 +216,5 @@ mod tests {
         let findings = testing::call_findings(&CommandInjection::metadata(), &call);
         let outcome = CommandInjection::check_call(&testing::context(), &call, &findings);
         assert_eq!(outcome.verdict, Verdict::Allow, "{:?}", outcome.reasons);
-    }
-
-    #[test]
-    fn excerpts_are_cut_on_a_character_boundary() {
-        let long = "é".repeat(100);
-        assert_eq!(excerpt(&long).chars().count(), EXCERPT + 1);
-        assert_eq!(excerpt("  short "), "short");
     }
 }

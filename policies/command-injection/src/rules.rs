@@ -1,47 +1,39 @@
 //! The rules: what each looks for, and what it means in each kind of argument.
 
-use portcullis_sdk::{ArgumentKind, Pattern, Verdict};
-
-/// One rule: a prefilter pattern and the verdict its findings earn in each
-/// kind of argument (`None`: routine there, not reported).
-pub(crate) struct Rule {
-    /// The rule id, also the id of its prefilter pattern.
-    pub(crate) id: &'static str,
-    /// What a finding of the rule shows, for the reason message.
-    pub(crate) summary: &'static str,
-    /// The alternatives of the rule's regular expression.
-    alternatives: &'static [&'static str],
-    /// The verdict in a shell command, code, SQL, free text and a plain value.
-    verdicts: [Option<Verdict>; 5],
-}
-
-impl Rule {
-    /// The prefilter pattern that finds the rule's evidence.
-    pub(crate) fn pattern(&self) -> Pattern {
-        let regex = self
-            .alternatives
-            .iter()
-            .map(|alternative| format!("(?:{alternative})"))
-            .collect::<Vec<_>>()
-            .join("|");
-        Pattern::regex(self.id, regex)
-    }
-
-    /// The verdict a finding earns in an argument of `kind`.
-    pub(crate) fn verdict(&self, kind: ArgumentKind) -> Option<Verdict> {
-        self.verdicts[match kind {
-            ArgumentKind::Command => 0,
-            ArgumentKind::Code => 1,
-            ArgumentKind::Sql => 2,
-            ArgumentKind::Prose => 3,
-            ArgumentKind::Value => 4,
-        }]
-    }
-}
+use portcullis_sdk::{ArgumentRule, KindVerdicts, Verdict};
 
 const D: Option<Verdict> = Some(Verdict::Deny);
 const E: Option<Verdict> = Some(Verdict::Escalate);
 const N: Option<Verdict> = None;
+
+/// Denied wherever it appears, but only escalated in free text, where it may
+/// be quoted rather than run.
+const HOSTILE: KindVerdicts = KindVerdicts {
+    command: D,
+    code: D,
+    sql: D,
+    prose: E,
+    value: D,
+};
+
+/// Denied everywhere.
+const ALWAYS: KindVerdicts = KindVerdicts {
+    command: D,
+    code: D,
+    sql: D,
+    prose: D,
+    value: D,
+};
+
+/// Denied in plain values only: routine in commands, code and SQL, and
+/// ordinary punctuation in free text.
+const IN_VALUES: KindVerdicts = KindVerdicts {
+    command: N,
+    code: N,
+    sql: N,
+    prose: N,
+    value: D,
+};
 
 /// A shell separator that starts a new command (`;`, `|`, `&`, a newline,
 /// raw, `\n` or URL-encoded, a backtick or `$(`, with any quotes, spaces or
@@ -66,8 +58,8 @@ const CHAINED_COMMAND: &str = concat!(
 );
 
 /// Every rule of the policy.
-pub(crate) const RULES: &[Rule] = &[
-    Rule {
+pub(crate) const RULES: &[ArgumentRule] = &[
+    ArgumentRule {
         id: "reverse-shell",
         summary: "opens a remote shell",
         alternatives: &[
@@ -86,9 +78,9 @@ pub(crate) const RULES: &[Rule] = &[
             r"socket\s*\(\s*s\s*,\s*pf_inet",
             r"net\.sockets\.tcpclient",
         ],
-        verdicts: [D, D, D, E, D],
+        verdicts: HOSTILE,
     },
-    Rule {
+    ArgumentRule {
         id: "remote-code-execution",
         summary: "downloads code and runs it",
         alternatives: &[
@@ -102,9 +94,15 @@ pub(crate) const RULES: &[Rule] = &[
             r"\bmshta(?:\.exe)?\s+(?:https?|javascript|vbscript):",
             r"\bregsvr32(?:\.exe)?\s[^\n]*/i:\s*https?:",
         ],
-        verdicts: [E, E, E, E, D],
+        verdicts: KindVerdicts {
+            command: E,
+            code: E,
+            sql: E,
+            prose: E,
+            value: D,
+        },
     },
-    Rule {
+    ArgumentRule {
         id: "encoded-command",
         summary: "decodes a hidden payload and runs it",
         alternatives: &[
@@ -113,9 +111,9 @@ pub(crate) const RULES: &[Rule] = &[
             r"\b(?:eval|exec|system|assert)\s*\(\s*(?:base64_decode|atob|b64decode|base64\.b64decode|gzinflate)\s*\(",
             r"\bfrombase64string\s*\([^\n]*\b(?:iex|invoke-expression)\b",
         ],
-        verdicts: [D, D, D, E, D],
+        verdicts: HOSTILE,
     },
-    Rule {
+    ArgumentRule {
         id: "destructive-command",
         summary: "destroys a file system, a disk or the machine",
         alternatives: &[
@@ -133,9 +131,9 @@ pub(crate) const RULES: &[Rule] = &[
             r"%0\s*\|\s*%0",
             r"\bchmod\s+(?:-[a-z]*r[a-z]*\s+)(?:0?777|0?666|a\+rwx|a\+rw)\s+(?:/|~|\$home)(?:$|[\s;&|])",
         ],
-        verdicts: [D, D, D, E, D],
+        verdicts: HOSTILE,
     },
-    Rule {
+    ArgumentRule {
         id: "persistence",
         summary: "plants a backdoor (login key, scheduled job, admin account or autorun)",
         alternatives: &[
@@ -147,30 +145,30 @@ pub(crate) const RULES: &[Rule] = &[
             r"\breg\s+add\s+[^\n]*\\(?:run|runonce|winlogon|terminal server|image file execution options)\b",
             r"\buseradd\s[^\n]*-o\s[^\n]*-u\s*0\b",
         ],
-        verdicts: [D, D, D, E, D],
+        verdicts: HOSTILE,
     },
-    Rule {
+    ArgumentRule {
         id: "shellshock",
         summary: "carries a Shellshock function-definition exploit",
         alternatives: &[r"\(\)\s*\{\s*:?\s*;?\s*\}\s*;"],
-        verdicts: [D, D, D, D, D],
+        verdicts: ALWAYS,
     },
-    Rule {
+    ArgumentRule {
         id: "jndi-lookup",
         summary: "carries a Log4Shell JNDI lookup",
         alternatives: &[
             r"\$\{\s*jndi\s*:",
             r"\$\{\s*\$\{[^}]*\}\s*\$\{[^}]*\}\s*\$\{[^}]*\}\s*\$\{",
         ],
-        verdicts: [D, D, D, D, D],
+        verdicts: ALWAYS,
     },
-    Rule {
+    ArgumentRule {
         id: "chained-command",
         summary: "chains a shell command onto the value",
         alternatives: &[CHAINED_COMMAND],
-        verdicts: [N, N, N, N, D],
+        verdicts: IN_VALUES,
     },
-    Rule {
+    ArgumentRule {
         id: "code-injection",
         summary: "injects code for an interpreter",
         alternatives: &[
@@ -196,6 +194,6 @@ pub(crate) const RULES: &[Rule] = &[
             r"\{\{[^}]*(?:__|\bconfig\b|\bself\b|\brequest\b|\blipsum\b|\bcycler\b|\bjoiner\b)[^}]*\}\}",
             r"\b\w*(?:secret|password|passwd|credential|token|api_?key)s?\s*\(\s*\)",
         ],
-        verdicts: [N, N, N, N, D],
+        verdicts: IN_VALUES,
     },
 ];

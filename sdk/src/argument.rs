@@ -68,6 +68,7 @@ const FILE_BODY_WORDS: &[&str] = &[
 ];
 const FILE_WRITE_WORDS: &[&str] = &[
     "write", "edit", "create", "save", "patch", "put", "append", "upload", "replace", "insert",
+    "push", "commit",
 ];
 const SQL_WORDS: &[&str] = &["sql", "statement", "statements", "stmt"];
 const QUERY_WORDS: &[&str] = &["query", "queries", "q"];

@@ -67,6 +67,7 @@ mod json;
 pub mod log;
 mod outcome;
 mod pattern;
+pub mod phrases;
 mod rule;
 pub mod state;
 #[cfg(feature = "testing")]

@@ -41,12 +41,13 @@ const IN_VALUES: KindVerdicts = KindVerdicts {
 /// in a space, a separator, an encoded space or `${IFS}`. Words
 /// that are also common English (`type`, `net`, `ping`) only count with the
 /// arguments that make them commands, and a command must end where a word
-/// ends (so `&id=` in a URL is not one).
+/// ends (so `&id=` in a URL is not one). Interpreters, whose names double as
+/// the names of languages, only count with a flag or a script.
 const CHAINED_COMMAND: &str = concat!(
     r#"(?:[;&|\n\r`]|\$\(|%0a|%0d|\\n|\\r)(?:[\s;&|'"`(){}]|%20|%09)*"#,
     r"(?:(?:/usr/local/s?bin/|/usr/s?bin/|/s?bin/)?",
     r"(?:id|whoami|uname|ls|dir|cat|echo|printf|curl|wget|nc|ncat|netcat|telnet|ssh|scp|",
-    r"bash|sh|zsh|ksh|dash|csh|tcsh|powershell|pwsh|cmd|python[23]?|perl|ruby|php|node|lua|",
+    r"bash|sh|zsh|ksh|dash|csh|tcsh|powershell|pwsh|cmd|",
     r"nslookup|rm|rmdir|del|cp|mv|chmod|chown|touch|mkdir|mkfifo|ifconfig|ipconfig|netstat|",
     r"systeminfo|tasklist|taskkill|wmic|certutil|bitsadmin|mshta|rundll32|regsvr32|crontab|",
     r"sudo|base64|xxd|xargs|nohup|hostname|useradd|usermod|shutdown|reboot|tftp|socat|nmap|",
@@ -54,6 +55,7 @@ const CHAINED_COMMAND: &str = concat!(
     r#"(?:\.exe)?(?:$|[\s;&|`'")<>]|%20|%09|\$\{?ifs\b)|"#,
     r"type\s+(?:[a-z]:|%|\\|/)|net\s+(?:user|localgroup|view|use|share|start|stop)\b|",
     r"ping\s+(?:-[a-z]|\d)|sleep\s+\d|kill\s+-|reg\s+(?:add|delete|query|save|export)\b|",
+    r"(?:python[23]?|perl|ruby|php|node|lua)\s+(?:-[a-z]|\S+\.(?:py|pl|rb|php|js|lua)\b)|",
     r"find\s+/)"
 );
 

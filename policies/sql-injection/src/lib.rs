@@ -8,10 +8,10 @@
 //! | rule | what it finds | verdict in a value |
 //! |------|---------------|--------------------|
 //! | `union-select` | `UNION [ALL] SELECT` | deny |
-//! | `tautology` | `' or 1=1`, `") or ("a"="a`, `or true--`, `and 5650=convert(` | deny |
+//! | `tautology` | an always-true condition: `' or 1=1`, `") or ("a"="a`, `or x=x`, `or true` (a comparison of two different things, as in `status = "open" and type = "bug"`, is not one) | deny |
 //! | `string-breakout` | a quote followed by `--`, `#`, `/*` or `;` | deny |
 //! | `stacked-query` | `; drop`, `; insert`, `; shutdown`… | deny |
-//! | `time-delay` | `sleep(5)`, `pg_sleep(`, `benchmark(`, `waitfor delay`, `order by 30` | deny |
+//! | `time-delay` | `sleep(5)`, `pg_sleep(`, `benchmark(`, `waitfor delay`, column-probing `order by 30` | deny |
 //! | `database-probe` | `@@version`, `information_schema`, `char(..)+`, `'..'||'..'` | deny |
 //! | `out-of-database` | `xp_cmdshell`, `load_file(`, `into outfile`, `pg_read_file(`, `copy … to program`, `dblink(` | deny (also in SQL; escalate in a command) |
 //! | `dynamic-sql` | `exec('sel' + 'ect …')`, `sp_executesql` | deny (also in SQL) |
@@ -30,6 +30,7 @@
 
 mod rules;
 mod statement;
+mod tautology;
 
 use std::collections::BTreeMap;
 
@@ -48,6 +49,9 @@ pub struct SqlInjection;
 /// statement checks.
 const WRITE_VERB: &str = "write-verb";
 
+/// The rule, and pattern, for always-true conditions.
+const TAUTOLOGY: &str = "tautology";
+
 /// Tool-name words that say a tool only reads.
 const READ_ONLY_WORDS: &[&str] = &[
     "read", "readonly", "select", "get", "list", "search", "find", "fetch", "show", "describe",
@@ -59,6 +63,7 @@ impl Policy for SqlInjection {
         Metadata::new("sql-injection", env!("CARGO_PKG_VERSION"))
             .on(EventKind::ToolCall)
             .patterns(RULES.iter().map(|rule| rule.pattern()))
+            .pattern(Pattern::regex(TAUTOLOGY, tautology::REGEX))
             .pattern(Pattern::regex(
                 WRITE_VERB,
                 r"\b(?:drop|truncate|delete|update|insert|alter|create|replace|merge|upsert|grant|revoke|rename|attach)\b",
@@ -67,6 +72,7 @@ impl Policy for SqlInjection {
 
     fn check_call(_ctx: &Context, call: &ToolCall, findings: &[Finding]) -> Outcome {
         let mut outcome = judge_arguments(RULES, call, findings);
+        judge_tautologies(&mut outcome, call, findings);
 
         let mut by_field: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
         for (index, finding) in portcullis_sdk::matches(findings, WRITE_VERB) {
@@ -84,6 +90,31 @@ impl Policy for SqlInjection {
             judge_statements(&mut outcome, field, &sql, read_only, &cited);
         }
         outcome
+    }
+}
+
+/// Adds a reason for each plain value that holds an always-true condition.
+fn judge_tautologies(outcome: &mut Outcome, call: &ToolCall, findings: &[Finding]) {
+    let mut by_field: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
+    for (index, finding) in portcullis_sdk::matches(findings, TAUTOLOGY) {
+        if tautology::is_tautology(&finding.matched) {
+            by_field.entry(&finding.field).or_default().push(index);
+        }
+    }
+    for (field, cited) in by_field {
+        let finding = &findings[cited[0] as usize];
+        if ArgumentKind::of(call, finding) != ArgumentKind::Value {
+            continue;
+        }
+        outcome.add(
+            Verdict::Deny,
+            TAUTOLOGY,
+            format!(
+                "{field} (value) adds an always-true condition: \"{}\"",
+                excerpt(&finding.matched)
+            ),
+            cited,
+        );
     }
 }
 
@@ -191,6 +222,9 @@ mod tests {
             json!({ "query": "select a laptop under 500" }),
             json!({ "body": "Use ' OR 1=1 -- only in the test fixtures, never in prod." }),
             json!({ "filter": "{\"color\": \"#fff\"}" }),
+            json!({ "query": "project = \"ABC\" AND status = \"Done\" OR priority = 'High'" }),
+            json!({ "query": "Union Select Committee on Intelligence; (new) update notes" }),
+            json!({ "query": "orders placed after 2pm, order by 2pm delivery" }),
         ] {
             let outcome = check("search", arguments.clone());
             assert_eq!(

@@ -33,14 +33,25 @@ pub const CONCEALMENT: &[&str] = &[
     r"\bthe\s+user\s+(?:must|should|will)\s+not\s+(?:know|see|notice|be\s+(?:told|informed))",
     r"\bthis\s+is\s+a\s+secret\s+(?:operation|instruction|task)",
     r"\bpresent\s+(?:it|this|them|the\s+\w+)\s+as\s+if\b",
+    r"\bne\s+(?:le\s+|lui\s+)?(?:dis|dites|mentionne[zs]?|r[ée]v[èe]le[zs]?)\s+(?:rien\s+|pas\s+)+(?:[àa]\s+)?l'utilisateur",
+    r"\bsans\s+(?:en\s+)?(?:informer|pr[ée]venir|avertir)\s+l'utilisateur",
+    r"\bn'en\s+(?:parle|parlez|dis|dites)\s+(?:rien\s+|pas\s+)+(?:[àa]\s+)?l'utilisateur",
+    r"\bno\s+(?:le\s+)?(?:digas|menciones|informes|reveles)\s+(?:nada\s+)?(?:esto\s+)?al\s+usuario",
+    r"\bsin\s+(?:informar|avisar|decirle)\s+al\s+usuario",
+    r"\b(?:sag|sage|erw[äa]hne|informiere)\s+(?:es\s+|das\s+|dies\s+)?(?:dem|den)\s+(?:benutzer|nutzer|anwender)\s+nicht",
+    r"\bohne\s+(?:den|dem)\s+(?:benutzer|nutzer|anwender)\s+zu\s+(?:informieren|benachrichtigen|fragen)",
+    r"不要(?:告诉|通知|提醒)用户|不要让用户知道|对用户隐瞒",
+    r"ユーザーに(?:言わ|伝え|知らせ|教え)ないで",
+    r"не\s+(?:говори|сообщай|рассказывай)(?:те)?\s+пользователю",
 ];
 
 /// Markup that hides instructions from a human reader or dresses them up
-/// as coming from the system.
+/// as coming from the system. Bracketed markers only count when they are
+/// not the text of a Markdown link (`[instructions](https://…)`).
 pub const HIDDEN_MARKUP: &[&str] = &[
     r"<\s*/?\s*(?:important|hidden|secret|system|instructions?|admin|critical|override|assistant|sys|system[_-]?(?:prompt|message|instructions?))\s*>",
-    r"\[\s*/?\s*(?:system|important|hidden|secret|admin|critical|instructions?)\b[^\]\n]{0,40}\]",
-    r"\[\s*[a-z_ ]{0,30}\b(?:directive|override|instruction)s?\s*\]",
+    r"\[\s*/?\s*(?:system|important|hidden|secret|admin|critical|instructions?)\b[^\]\n]{0,40}\](?:[^(]|$)",
+    r"\[\s*[a-z_ ]{0,30}\b(?:directive|override|instruction)s?\s*\](?:[^(]|$)",
     r"<!--",
     r"<\|\s*(?:im_start|im_end|system|endoftext|start_header_id)\s*\|>",
     r"\|\|\|\s*[a-z_ ]*(?:override|system|admin|instruction)[a-z_ ]*\|\|\|",

@@ -111,7 +111,8 @@ pub fn normalize(text: &str) -> String {
     let visible: String = text
         .chars()
         .filter_map(|c| match c {
-            c if is_tag(c) => char::from_u32(u32::from(c) - 0xE0000).filter(char::is_ascii_graphic),
+            c if is_tag(c) => char::from_u32(u32::from(c) - 0xE0000)
+                .filter(|decoded| decoded.is_ascii_graphic() || *decoded == ' '),
             c if is_invisible(c) || is_bidi(c) => None,
             c => Some(c),
         })

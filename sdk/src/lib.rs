@@ -51,7 +51,7 @@
 
 #[doc(hidden)]
 pub mod bindings_mod {
-    #![allow(missing_docs, unsafe_code)]
+    #![allow(missing_docs, unsafe_code, clippy::too_many_arguments)]
     wit_bindgen::generate!({
         path: "../wit",
         world: "policy",

@@ -178,52 +178,61 @@ fn text_signals(findings: &[Finding], evidence: &mut BTreeMap<&'static str, Evid
     }
 }
 
+/// A check on characters rather than words: its pattern, what it shows and
+/// how much it weighs given the number of findings and of characters found.
+struct CharacterCheck {
+    id: &'static str,
+    summary: &'static str,
+    weigh: fn(usize, usize) -> u32,
+}
+
+const CHARACTER_CHECKS: &[CharacterCheck] = &[
+    CharacterCheck {
+        id: TAG_CHARACTERS,
+        summary: "hides text in Unicode tag characters",
+        weigh: |_, _| STRONG,
+    },
+    CharacterCheck {
+        id: BIDI_CONTROLS,
+        summary: "reorders text with bidirectional controls",
+        weigh: |_, _| MEDIUM,
+    },
+    CharacterCheck {
+        id: INVISIBLE_CHARACTERS,
+        summary: "carries invisible characters",
+        weigh: |_, chars| {
+            if chars >= MANY_INVISIBLE {
+                MEDIUM
+            } else {
+                WEAK
+            }
+        },
+    },
+    CharacterCheck {
+        id: MIXED_SCRIPT,
+        summary: "mixes Latin with look-alike Cyrillic or Greek letters",
+        weigh: |count, _| if count >= MANY_MIXED { STRONG } else { MEDIUM },
+    },
+];
+
 /// Invisible, bidirectional and tag characters, and mixed-script words.
 fn hidden_characters(findings: &[Finding], evidence: &mut BTreeMap<&'static str, Evidence>) {
-    let checks: [(&'static str, &str, fn(usize, usize) -> u32); 4] = [
-        (
-            TAG_CHARACTERS,
-            "hides text in Unicode tag characters",
-            |_, _| STRONG,
-        ),
-        (
-            BIDI_CONTROLS,
-            "reorders text with bidirectional controls",
-            |_, _| MEDIUM,
-        ),
-        (
-            INVISIBLE_CHARACTERS,
-            "carries invisible characters",
-            |_, chars| {
-                if chars >= MANY_INVISIBLE {
-                    MEDIUM
-                } else {
-                    WEAK
-                }
-            },
-        ),
-        (
-            MIXED_SCRIPT,
-            "mixes Latin with look-alike Cyrillic or Greek letters",
-            |count, _| if count >= MANY_MIXED { STRONG } else { MEDIUM },
-        ),
-    ];
-    for (id, summary, weigh) in checks {
-        let found: Vec<(u32, &Finding)> = portcullis_sdk::matches(findings, id).collect();
+    for check in CHARACTER_CHECKS {
+        let found: Vec<(u32, &Finding)> = portcullis_sdk::matches(findings, check.id).collect();
         let Some((_, first)) = found.first() else {
             continue;
         };
         let chars = found.iter().map(|(_, f)| f.matched.chars().count()).sum();
-        let matched = if id == TAG_CHARACTERS {
+        let matched = if check.id == TAG_CHARACTERS {
             found.iter().map(|(_, f)| f.matched.as_str()).collect()
         } else {
-            format!("{} character(s)", chars)
+            format!("{chars} character(s)")
         };
         evidence.insert(
-            id,
+            check.id,
             Evidence {
-                weight: weigh(found.len(), chars),
-                summary: summary.to_owned(),
+                weight: (check.weigh)(found.len(), chars),
+                summary: check.summary.to_owned(),
                 field: first.field.clone(),
                 matched,
                 cited: found.iter().map(|(index, _)| *index).collect(),

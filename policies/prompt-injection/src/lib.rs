@@ -134,10 +134,10 @@ impl Policy for PromptInjection {
 
     fn check_result(_ctx: &Context, _result: &ToolResult, findings: &[Finding]) -> Outcome {
         let outcome = judge(findings, Event::Result);
-        if outcome.verdict != Verdict::Allow {
-            if let Err(error) = state::set(TAINT_KEY, "1") {
-                log::warn(&format!("could not mark the session as tainted: {error}"));
-            }
+        if outcome.verdict != Verdict::Allow
+            && let Err(error) = state::set(TAINT_KEY, "1")
+        {
+            log::warn(&format!("could not mark the session as tainted: {error}"));
         }
         outcome
     }

@@ -66,10 +66,14 @@ pub const PROMPT_EXTRACTION: &[&str] = &[
     r"\brepeat\s+(?:this|the)\s+(?:entire\s+|whole\s+)?conversation\b",
 ];
 
-/// Probing for the system prompt without asking outright.
+/// Probing for the system prompt without asking outright: asking about
+/// "your" instructions, baiting a completion ("The system prompt is:"), or
+/// naming it as code does. Merely mentioning a system prompt is not a probe.
 pub const PROMPT_PROBE: &[&str] = &[
-    r"\bsystem[\s_-]?prompt\b",
-    r"\b(?:your|the)\s+(?:system|initial|original|starting|hidden|secret)\s+(?:prompt|instructions)\b",
+    r"\bsystemprompt\b|\bsystem_prompt\b|\bsystem[\s-]prompt\s*(?:is|was|says|reads)?\s*:",
+    r"\bthe\s+system\s+prompt\s+(?:is|was|says|reads)\b",
+    r"\byour\s+(?:system|initial|original|starting|hidden|secret)\s+(?:prompt|instructions|message)\b",
+    r"\bthe\s+(?:initial|original|starting|hidden|secret)\s+(?:prompt|instructions)\b",
     r"\b(?:what|which)\s+(?:are|were|is)\s+your\s+(?:\w+\s+)?(?:instructions|directives|prompt)\b",
     r"\b(?:my|your)\s+instructions\s+(?:are|were)\b",
     r"\bi\s+was\s+(?:instructed|programmed)\s+to\b",

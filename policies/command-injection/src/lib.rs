@@ -10,7 +10,7 @@
 //! | rule | what it finds | command / code | SQL | free text | value |
 //! |------|---------------|----------------|-----|-----------|-------|
 //! | `reverse-shell` | `nc -e`, `/dev/tcp/`, `bash -i >&`, `sh -i`, a pipe into netcat, `pty.spawn` | deny | deny | escalate | deny |
-//! | `remote-code-execution` | `curl … \| sh`, `bash <(curl …)`, PowerShell download cradles, `certutil -urlcache` | escalate | escalate | escalate | deny |
+//! | `remote-code-execution` | `curl … \| sh`, `bash <(curl …)`, PowerShell download cradles, `certutil -urlcache` | escalate (command) / — (code) | escalate | escalate | deny |
 //! | `encoded-command` | `base64 -d \| sh`, `powershell -enc …`, `eval(base64_decode(` | deny | deny | escalate | deny |
 //! | `destructive-command` | `rm -rf /` (or `~`, `/etc`…), `mkfs`, `dd of=/dev/sda`, fork bombs, `chmod -R 777 /` | deny | deny | escalate | deny |
 //! | `persistence` | appending to `authorized_keys` or `/etc/sudoers`, `\| crontab -`, `net user … /add`, autorun registry keys | deny | deny | escalate | deny |
@@ -22,7 +22,8 @@
 //! Free text (a message body, a comment) is for people: quoting a hostile
 //! command there is suspicious but not an attack by itself, so it escalates.
 //! A downloaded script piped into a shell is the usual way to install tools,
-//! so in a command it escalates rather than denies.
+//! so in a command it escalates rather than denies, and in code (a script
+//! or a README the agent writes) it is routine.
 //!
 //! Path traversal, SQL and markup have policies of their own
 //! (`path-traversal`, `sql-injection`, `markup-injection`).
@@ -114,6 +115,8 @@ mod tests {
             "fish | chips",
             "R&D budget; cats and dogs",
             "/home/dev/src/servers/src/filesystem/index.ts",
+            "repo:acme/api eval( language:python",
+            "best languages: rust; go; python",
         ] {
             let outcome = check("fetch", json!({ "url": value }));
             assert_eq!(
@@ -190,6 +193,12 @@ mod tests {
         let outcome = check(
             "execute_python_code",
             json!({ "code": "import os\nprint(os.listdir('.'))" }),
+        );
+        assert_eq!(outcome.verdict, Verdict::Allow, "{:?}", outcome.reasons);
+
+        let outcome = check(
+            "create_or_update_file",
+            json!({ "path": "docs/install.md", "content": "Install: curl -fsSL https://example.com/i.sh | sh" }),
         );
         assert_eq!(outcome.verdict, Verdict::Allow, "{:?}", outcome.reasons);
     }

@@ -98,7 +98,7 @@ pub(crate) const RULES: &[ArgumentRule] = &[
         ],
         verdicts: KindVerdicts {
             command: E,
-            code: E,
+            code: N,
             sql: E,
             prose: E,
             value: D,
@@ -176,7 +176,7 @@ pub(crate) const RULES: &[ArgumentRule] = &[
         alternatives: &[
             r"\b__import__\s*\(",
             r"\b__(?:class|subclasses|globals|builtins|mro|bases|init|code)__\b",
-            r"\b(?:eval|exec|execfile|passthru|shell_exec|proc_open|popen|pcntl_exec)\s*\(",
+            r"\b(?:eval|exec|execfile|passthru|shell_exec|proc_open|popen|pcntl_exec)\s*\(\s*(?:['\x22`$]|\w+\s*\(|__)",
             r#"\bsystem\s*\(\s*['"$`\[]"#,
             r#"\b(?:assert|compile)\s*\(\s*['"]"#,
             r"\bos\.(?:system|popen|exec\w*|spawn\w*|remove|unlink|rmdir|kill)\s*\(",

@@ -12,9 +12,9 @@
 //! | `path-traversal` | `../`, `..\`, escaped `\.\./`, a trailing `/..` | — | — | — | deny |
 //! | `encoded-traversal` | `%2e%2e`, `..%2f`, double encoding (`%252e`), overlong UTF-8 (`%c0%ae`), `%u` and `0x` escapes | deny (command) / — (code) | deny | escalate | deny |
 //! | `null-byte` | `%00` and other spelled-out null bytes that cut a path short | — | — | — | deny |
-//! | `sensitive-file` | `/etc/shadow`, `/proc/self/`, `~/.ssh`, `id_rsa`, cloud and Kubernetes credentials, `.netrc`, shell histories, agent configs (`mcp.json`, `.cursor/`), the Windows SAM | deny | deny | — | deny |
+//! | `sensitive-file` | `/etc/shadow`, `/proc/self/`, private keys in `~/.ssh`, `id_rsa` (not `id_rsa.pub`), cloud and Kubernetes credentials, `.netrc`, shell histories, agent configs (`mcp.json`, `.cursor/`), the Windows SAM | deny | deny | — | deny |
 //! | `system-file` | `/etc/passwd`, `/etc/group`, `boot.ini`, `win.ini` | escalate | deny | — | deny |
-//! | `credential-file` | `.env`, `credentials.json`, `secrets.yaml`, key stores, folders named `private`, `secrets`, `confidential` | escalate | — | — | escalate |
+//! | `credential-file` | `.env`, `credentials.json`, `secrets.yaml`, key stores, anything else in `~/.ssh`, folders named `private`, `secrets`, `confidential` | escalate | — | — | escalate |
 //!
 //! Names alone do not prove a file is secret, so `credential-file` only
 //! asks a human; `/etc/passwd` holds no secrets but is the first file an
@@ -105,6 +105,10 @@ mod tests {
     fn secret_stores_are_denied_in_values_and_commands() {
         for (tool, arguments) in [
             ("read_file", json!({ "path": "/home/u/.ssh/id_rsa" })),
+            (
+                "run",
+                json!({ "command": "cat ~/.ssh/id_ed25519 | base64" }),
+            ),
             ("read_file", json!({ "path": "/etc/shadow" })),
             ("fetch", json!({ "url": "file:///proc/self/environ" })),
             ("run", json!({ "command": "cat ~/.aws/credentials" })),
@@ -112,7 +116,7 @@ mod tests {
         ] {
             let outcome = check(tool, arguments.clone());
             assert_eq!(outcome.verdict, Verdict::Deny, "{arguments}");
-            assert_eq!(rules(&outcome), ["sensitive-file"], "{arguments}");
+            assert_eq!(rules(&outcome)[0], "sensitive-file", "{arguments}");
         }
     }
 
@@ -138,6 +142,15 @@ mod tests {
         assert_eq!(outcome.verdict, Verdict::Escalate);
         assert_eq!(outcome.reasons.len(), 1);
         assert_eq!(outcome.reasons[0].findings.len(), 2);
+    }
+
+    #[test]
+    fn public_keys_and_ssh_config_only_escalate() {
+        for command in ["cat ~/.ssh/id_rsa.pub", "cat ~/.ssh/config", "ls ~/.ssh"] {
+            let outcome = check("run", json!({ "command": command }));
+            assert_eq!(outcome.verdict, Verdict::Escalate, "{command}");
+            assert_eq!(rules(&outcome), ["credential-file"], "{command}");
+        }
     }
 
     #[test]

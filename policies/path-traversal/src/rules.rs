@@ -77,7 +77,7 @@ pub(crate) const RULES: &[ArgumentRule] = &[
         alternatives: &[
             r"/etc/(?:shadow|gshadow|sudoers|master\.passwd|security/opasswd)\b",
             r"/proc/(?:self|thread-self|\d+)/",
-            r"\.ssh(?:[/\\]|$)",
+            r"\.ssh[/\\](?:id_\w+|identity|authorized_keys)(?:$|[^.\w])",
             r"\bid_(?:rsa|dsa|ecdsa|ed25519)(?:$|[^.\w])",
             r"\.aws[/\\](?:credentials|config)\b",
             r"\.azure[/\\]",
@@ -131,6 +131,7 @@ pub(crate) const RULES: &[ArgumentRule] = &[
             r"\b\w*(?:passwords?|passwd|tokens?|api_?keys?)\.(?:txt|json|csv|xlsx?|ya?ml|ini|conf)\b",
             r"\.(?:kdbx|keychain(?:-db)?|p12|pfx|jks|keystore)\b",
             r"[/\\](?:private|secrets?|credentials?|confidential|sensitive)[/\\]",
+            r"\.ssh(?:[/\\]|$)",
         ],
         verdicts: KindVerdicts {
             command: E,

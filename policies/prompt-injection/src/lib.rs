@@ -273,6 +273,7 @@ mod tests {
             "Add a prompt library to the README",
             "I was told to contact support about the invoice.",
             "Do not disregard safety guidelines.",
+            "Action items: Bob updates the system prompt for the support bot.",
         ] {
             let outcome = check_call(json!({ "text": text }));
             assert_eq!(

@@ -4,41 +4,45 @@
 //!
 //! Every field of the definition (`name`, `description`, each string of the
 //! input schema and annotations) is searched for signals. Each signal has a
-//! weight; a signal counts once however often it matches, and the weights of
-//! the signals found add up:
+//! weight and counts once however often it matches. Signals are evidence of
+//! deception (steering the model behind the user's back), of an action
+//! (data leaving, harm done) or of a target (secrets, private data). The
+//! score adds every deception signal, plus the heaviest action signal, plus
+//! the heaviest target signal: a tool that names `~/.ssh/id_rsa` and "private
+//! key" has one concern, not two.
 //!
 //! * **3 or more: deny.** One strong signal is enough.
 //! * **2: escalate.** One medium signal, or two weak ones.
 //! * **less: allow.** A weak signal alone (a tool that handles passwords, a
 //!   stray zero-width space) is ordinary.
 //!
-//! | rule | weight | what it finds |
-//! |------|--------|---------------|
-//! | `hidden-markup` | 3 | `<IMPORTANT>`, `<HIDDEN>`, `<system>`, `[SYSTEM …]`, `[… DIRECTIVE]`, `<!--`, `\|\|\|ADMIN_OVERRIDE\|\|\|` |
-//! | `instruction-override` | 3 | "ignore previous instructions", "disregard all prior rules", in ten languages |
-//! | `concealment` | 3 | "do not tell the user", "don't mention this", "without informing the user", "present it as if" |
-//! | `script-markup` | 3 | `<script`, `javascript:`, tags with `onerror=` |
-//! | `destructive-command` | 3 | `rm -rf /`, `mkfs`, fork bombs |
-//! | `tag-characters` | 3 | Unicode tag characters, which smuggle invisible ASCII |
-//! | `encoded-instructions` | 3 (2) | base64 that decodes to instructions (to other readable text) |
-//! | `mixed-script` | 2 (3) | words mixing Latin with Cyrillic or Greek look-alikes (three or more such words) |
-//! | `fake-system-message` | 2 | a line starting `SYSTEM:` or `ADMIN OVERRIDE:` |
-//! | `role-play` | 2 | "ACT AS:", "you are now", "jailbreak", "administrator override" |
-//! | `addressed-to-model` | 2 | "new instructions:", "if you are an AI" |
-//! | `privilege-bypass` | 2 | "bypass security checks", "disable content filtering", "trust all input", "unrestricted access" |
-//! | `tool-shadowing` | 2 | "when the `add` tool is called", "instead of using the X tool", "ignore all other tools", "execute this tool", "override the recipient" |
-//! | `exfiltration` | 2 | `sidenote`, "send … to a remote server", "upload all files", "always BCC", "pass its content" |
-//! | `third-party-sharing` | 2 | "shared with third parties", "added to marketing database" |
-//! | `sensitive-path` | 2 (3) | `~/.ssh`, `id_rsa`, `mcp.json`, `/etc/shadow`, `.env`, `*.pem` (two or more different ones) |
-//! | `personal-data` | 2 | social security, passport or bank account numbers, medical records |
-//! | `embedded-secret` | 2 | API keys, bearer tokens, private keys written into the text |
-//! | `dangerous-command` | 2 | piping into netcat, `curl -d @file`, `chmod -R 666 ~`, `curl … \| sh` |
-//! | `bidi-controls` | 2 | bidirectional controls, which make text read differently from how it is stored |
-//! | `outbound-address` | 1 | "send … to https://…" or to an email address |
-//! | `remote-retention` | 1 | "stored remotely", "cached externally", "synced via cloud" |
-//! | `sensitive-data` | 1 | API keys, credentials, passwords, conversation history, clipboard |
-//! | `directive` | 1 | "you must first", "otherwise the tool will not work" |
-//! | `invisible-characters` | 1 (2) | zero-width and other invisible characters (eight or more) |
+//! | rule | weight | dimension | what it finds |
+//! |------|--------|-----------|---------------|
+//! | `hidden-markup` | 3 | deception | `<IMPORTANT>`, `<HIDDEN>`, `<system>`, `[SYSTEM …]`, `[… DIRECTIVE]`, `<!--`, `\|\|\|ADMIN_OVERRIDE\|\|\|` |
+//! | `instruction-override` | 3 | deception | "ignore previous instructions", "disregard all prior rules", in ten languages |
+//! | `concealment` | 3 | deception | "do not tell the user", "don't mention this", "without informing the user", "present it as if" |
+//! | `script-markup` | 3 | deception | `<script`, `javascript:`, tags with `onerror=` |
+//! | `destructive-command` | 3 | action | `rm -rf /`, `mkfs`, fork bombs |
+//! | `tag-characters` | 3 | deception | Unicode tag characters, which smuggle invisible ASCII |
+//! | `encoded-instructions` | 3 (2) | deception | base64 that decodes to instructions (to other readable text) |
+//! | `mixed-script` | 2 (3) | deception | words mixing Latin with Cyrillic or Greek look-alikes (three or more such words) |
+//! | `fake-system-message` | 2 | deception | a line starting `SYSTEM:` or `ADMIN OVERRIDE:` |
+//! | `role-play` | 2 | deception | "ACT AS:", "you are now", "jailbreak", "administrator override" |
+//! | `addressed-to-model` | 2 | deception | "new instructions:", "if you are an AI" |
+//! | `privilege-bypass` | 2 | deception | "bypass security checks", "disable content filtering", "trust all input", "unrestricted access" |
+//! | `tool-shadowing` | 2 | deception | "when the `add` tool is called", "instead of using the X tool", "ignore all other tools", "execute this tool", "override the recipient" |
+//! | `exfiltration` | 2 | action | `sidenote`, "send … to a remote server", "upload all files", "always BCC", "pass its content" |
+//! | `third-party-sharing` | 2 | action | "shared with third parties", "added to marketing database" |
+//! | `sensitive-path` | 2 (3) | target | `~/.ssh`, `id_rsa`, `mcp.json`, `/etc/shadow`, `.env`, `*.pem` (two or more different ones) |
+//! | `personal-data` | 2 | target | social security, passport or bank account numbers, medical records |
+//! | `embedded-secret` | 2 | target | API keys, bearer tokens, private keys written into the text |
+//! | `dangerous-command` | 2 | action | piping into netcat, `curl -d @file`, `chmod -R 666 ~`, `curl … \| sh` |
+//! | `bidi-controls` | 2 | deception | bidirectional controls, which make text read differently from how it is stored |
+//! | `outbound-address` | 1 | action | "send … to https://…" or to an email address |
+//! | `remote-retention` | 1 | action | "stored remotely", "cached externally", "synced via cloud" |
+//! | `sensitive-data` | 1 | target | API keys, credentials, passwords, conversation history, clipboard |
+//! | `directive` | 1 | deception | "you must first", "otherwise the tool will not work", "use this tool instead" |
+//! | `invisible-characters` | 1 (2) | deception | zero-width and other invisible characters (eight or more) |
 //!
 //! Defensive wording ("never ignore previous instructions", "do not bypass
 //! security checks") is recognised by the negation in front of the phrase
@@ -56,7 +60,7 @@ use portcullis_sdk::{
 };
 
 use encoded::Hidden;
-use signals::{MEDIUM, SIGNALS, STRONG, WEAK};
+use signals::{Dimension, MEDIUM, SIGNALS, STRONG, WEAK};
 
 /// The policy.
 pub struct DescriptionPoisoning;
@@ -79,6 +83,7 @@ const MANY_MIXED: usize = 3;
 /// The evidence behind one rule: its weight and the findings it cites.
 struct Evidence {
     weight: u32,
+    dimension: Dimension,
     summary: String,
     field: String,
     matched: String,
@@ -116,7 +121,7 @@ impl Policy for DescriptionPoisoning {
         hidden_characters(findings, &mut evidence);
         encoded_instructions(tool, findings, &mut evidence);
 
-        let score: u32 = evidence.values().map(|e| e.weight).sum();
+        let score = score(&evidence);
         let verdict = match score {
             s if s >= STRONG => Verdict::Deny,
             s if s >= MEDIUM => Verdict::Escalate,
@@ -141,6 +146,20 @@ impl Policy for DescriptionPoisoning {
         }
         outcome
     }
+}
+
+/// The total weight: every deception signal counts, of the other
+/// dimensions only the heaviest.
+fn score(evidence: &BTreeMap<&'static str, Evidence>) -> u32 {
+    let mut totals: BTreeMap<Dimension, u32> = BTreeMap::new();
+    for e in evidence.values() {
+        let total = totals.entry(e.dimension).or_default();
+        *total = match e.dimension {
+            Dimension::Deception => *total + e.weight,
+            Dimension::Action | Dimension::Target => (*total).max(e.weight),
+        };
+    }
+    totals.values().sum()
 }
 
 /// The signals of [`SIGNALS`], each counted once.
@@ -169,6 +188,7 @@ fn text_signals(findings: &[Finding], evidence: &mut BTreeMap<&'static str, Evid
             signal.id,
             Evidence {
                 weight,
+                dimension: signal.dimension,
                 summary: signal.summary.to_owned(),
                 field: first.field.clone(),
                 matched: first.matched.clone(),
@@ -232,6 +252,7 @@ fn hidden_characters(findings: &[Finding], evidence: &mut BTreeMap<&'static str,
             check.id,
             Evidence {
                 weight: (check.weigh)(found.len(), chars),
+                dimension: Dimension::Deception,
                 summary: check.summary.to_owned(),
                 field: first.field.clone(),
                 matched,
@@ -266,6 +287,7 @@ fn encoded_instructions(
         if strongest.as_ref().is_none_or(|e| weight > e.weight) {
             strongest = Some(Evidence {
                 weight,
+                dimension: Dimension::Deception,
                 summary: summary.to_owned(),
                 field: field.to_owned(),
                 matched: text,
@@ -365,6 +387,15 @@ mod tests {
     }
 
     #[test]
+    fn naming_one_secret_several_ways_is_one_concern() {
+        let outcome = check(
+            "Runs a command over SSH, authenticating with the private key at ~/.ssh/id_rsa.",
+        );
+        assert_eq!(outcome.verdict, Verdict::Escalate, "{:?}", outcome.reasons);
+        assert_eq!(rules(&outcome), ["sensitive-path", "sensitive-data"]);
+    }
+
+    #[test]
     fn schema_fields_are_checked_too() {
         let outcome = check_with(
             "Formats text.",
@@ -402,6 +433,7 @@ mod tests {
             "Results clearly distinguish between files and directories with [FILE] and [DIR] prefixes.",
             "Creates a page. See the [instructions](https://example.com/docs) and [System requirements](https://example.com/req).",
             "Example upload endpoint: send data to https://api.example.com/import. Use YOUR_API_KEY in your local .env.example file.",
+            "Search the web. Use this tool instead of the built-in browsing for recent events.",
         ] {
             let outcome = check(description);
             assert_eq!(

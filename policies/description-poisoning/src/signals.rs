@@ -10,6 +10,21 @@ pub(crate) enum Source {
     Negatable(&'static [&'static str]),
 }
 
+/// What a signal is evidence of. Weights add up across dimensions, and
+/// within [`Dimension::Deception`]; within the other two only the heaviest
+/// signal counts, since naming a secret twice, or sending data in two ways,
+/// is one concern rather than two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Dimension {
+    /// The text tries to steer the model behind the user's back: hidden
+    /// markup, overrides, concealment, shadowing, invisible characters.
+    Deception,
+    /// The text makes data leave, or runs something harmful.
+    Action,
+    /// The text names secrets or private data.
+    Target,
+}
+
 /// One signal: a prefilter pattern, its weight and what it shows.
 pub(crate) struct Signal {
     /// The rule id, also the id of its pattern.
@@ -20,6 +35,8 @@ pub(crate) struct Signal {
     pub(crate) source: Source,
     /// The signal's weight (see the crate documentation).
     pub(crate) weight: u32,
+    /// What the signal is evidence of.
+    pub(crate) dimension: Dimension,
     /// Whether two or more different matches weigh one more: one sensitive
     /// path may be documentation, a list of them is a harvest.
     pub(crate) more_for_variety: bool,
@@ -54,6 +71,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         summary: "hides instructions in markup",
         source: Source::Plain(phrases::HIDDEN_MARKUP),
         weight: STRONG,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -61,6 +79,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         summary: "tells the model to drop its instructions",
         source: Source::Negatable(phrases::INSTRUCTION_OVERRIDE),
         weight: STRONG,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -68,6 +87,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         summary: "tells the model to hide what it does from the user",
         source: Source::Plain(phrases::CONCEALMENT),
         weight: STRONG,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -79,6 +99,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"<[a-z][^>]*[\s/'\x22]on(?:error|load|click|mouseover|focus)\s*=",
         ]),
         weight: STRONG,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -90,6 +111,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r":\s*\(\s*\)\s*\{[^}]*:\s*\|\s*:\s*&",
         ]),
         weight: STRONG,
+        dimension: Dimension::Action,
         more_for_variety: false,
     },
     Signal {
@@ -99,6 +121,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"(?:^|\n)\s*(?:system|admin|administrator|assistant|developer)(?:\s+[a-z]+){0,2}\s*:",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -106,6 +129,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         summary: "recasts the model in a new role or mode",
         source: Source::Negatable(phrases::ROLE_PLAY),
         weight: MEDIUM,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -113,6 +137,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
         summary: "addresses instructions to the model",
         source: Source::Plain(phrases::ADDRESSED_TO_MODEL),
         weight: MEDIUM,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -128,6 +153,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bwithout\s+(?:any\s+)?(?:validation|confirmation|security\s+checks|restrictions)\b",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -139,7 +165,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bignore\s+(?:all\s+)?(?:the\s+)?other\s+(?:\w+\s+)?tools\b",
             r"\b(?:all\s+)?other\s+(?:\w+\s+)?tools\s+(?:are|is)\s+(?:buggy|broken|deprecated|unsafe|outdated)",
             r"\b(?:before|after)\s+(?:using|calling|executing|running|invoking|execute|call)\s+(?:any|another|other|every|the)\s+(?:\w+\s+){0,3}(?:tool|operation|function)s?\b",
-            r"\b(?:use|call|execute|invoke)\s+this\s+tool\s+(?:instead|first|no\s+matter|regardless|and\s+replace)",
+            r"\b(?:use|call|execute|invoke)\s+this\s+tool\s+(?:no\s+matter|regardless|and\s+replace)",
             r"\bexecute\s+this\s+tool\b",
             r"\b(?:consult|call|use)\s+this\s+tool\s+(?:immediately|as\s+the\s+first\s+step|before\s+(?:asking|answering|responding|providing))",
             r"\boverride\s+the\s+(?:recipient|destination|arguments|parameters|behaviou?r|values|results?)",
@@ -147,6 +173,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\busing\s+the\s+`?[\w.-]+`?\s+tool\s+and\s+(?:extract|read|send|include|collect)",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
     Signal {
@@ -161,6 +188,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bpass\s+(?:its|the|their|all|any)\s+(?:content|contents|private|secret)",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Action,
         more_for_variety: false,
     },
     Signal {
@@ -170,6 +198,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\b(?:send|sends|sending|forward|forwards|forwarded|upload|uploads|uploaded|post|posts|transmit|transmits|stream|streamed|bcc|cc)\b[^.\n]{0,80}?\bto\s+(?:https?://|[\w.+-]+@[\w-]+\.)",
         ]),
         weight: WEAK,
+        dimension: Dimension::Action,
         more_for_variety: false,
     },
     Signal {
@@ -182,6 +211,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bautomatically\s+opted[\s-]?in\b",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Action,
         more_for_variety: false,
     },
     Signal {
@@ -194,13 +224,14 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bsent\s+to\s+our\b",
         ]),
         weight: WEAK,
+        dimension: Dimension::Action,
         more_for_variety: false,
     },
     Signal {
         id: "sensitive-path",
         summary: "names a secret file",
         source: Source::Plain(&[
-            r"~/\.ssh\b|\.ssh/",
+            r"(?:~/)?\.ssh(?:/[\w.-]+)?",
             r"\bid_(?:rsa|dsa|ecdsa|ed25519)\b",
             r"\bmcp\.json\b",
             r"\bclaude_desktop_config\.json\b",
@@ -213,6 +244,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bwallet\.dat\b",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Target,
         more_for_variety: true,
     },
     Signal {
@@ -226,6 +258,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bmedical\s+records\b",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Target,
         more_for_variety: false,
     },
     Signal {
@@ -240,6 +273,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"-----begin\s+(?:[a-z]+\s+)*private\s+key-----",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Target,
         more_for_variety: false,
     },
     Signal {
@@ -256,6 +290,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bbase64\s+(?:-d|--decode)\s*\|",
         ]),
         weight: MEDIUM,
+        dimension: Dimension::Action,
         more_for_variety: false,
     },
     Signal {
@@ -277,6 +312,7 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bmac\s+address\b",
         ]),
         weight: WEAK,
+        dimension: Dimension::Target,
         more_for_variety: false,
     },
     Signal {
@@ -287,8 +323,10 @@ pub(crate) const SIGNALS: &[Signal] = &[
             r"\bbefore\s+(?:using|calling|providing|returning|responding)\b[^.\n]{0,60}\b(?:you\s+must|read|access|retrieve)\b",
             r"\botherwise\s+the\s+tool\s+will\s+not\s+work\b",
             r"\b(?:critical|mandatory)\s+(?:compliance\s+)?requirement\b",
+            r"\b(?:use|call)\s+this\s+tool\s+(?:instead|first)\b",
         ]),
         weight: WEAK,
+        dimension: Dimension::Deception,
         more_for_variety: false,
     },
 ];

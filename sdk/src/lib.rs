@@ -33,6 +33,19 @@
 //! policy: the [`Pattern`]s a policy lists in its [`Metadata`] come back as
 //! [`Finding`]s, so a policy seldom needs to scan text itself.
 //!
+//! Helpers for judging findings:
+//!
+//! * [`Finding::key`] and [`ToolCall::field_text`] say which argument a
+//!   finding sits in and what its original text is;
+//! * [`ArgumentKind`] tells a shell command, code, SQL, free text and a
+//!   plain value apart, since the same text is routine in one and an attack
+//!   in another;
+//! * [`ArgumentRule`] and [`judge_arguments`] turn a table of patterns with
+//!   per-kind verdicts into an [`Outcome`] with one reason per rule and
+//!   argument;
+//! * [`phrases`] holds the regular expressions of prompt injection (overrides,
+//!   concealment, hidden markup, role play) that several policies share.
+//!
 //! Build the crate for `wasm32-unknown-unknown` as a `cdylib` and turn the
 //! module into a component with the `portcullis-componentize` crate (the
 //! host's build does this for the policies in this repository), or with

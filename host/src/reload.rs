@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
@@ -216,8 +216,9 @@ fn watch(watcher: &mut RecommendedWatcher, dir: &Path) -> Result<(), ReloadError
         .map_err(error)
 }
 
-/// Blocks until a relevant change to `dir` was followed by `debounce` of
-/// quiet. Returns false when the watcher is stopping.
+/// Blocks until a relevant change to `dir` was followed by `debounce` with
+/// no other relevant change (unrelated activity next to the directory does
+/// not hold a reload back). Returns false when the watcher is stopping.
 fn wait_for_change(signals: &mpsc::Receiver<Signal>, dir: &Path, debounce: Duration) -> bool {
     loop {
         match signals.recv() {
@@ -226,8 +227,10 @@ fn wait_for_change(signals: &mpsc::Receiver<Signal>, dir: &Path, debounce: Durat
             Ok(Signal::Stop) | Err(_) => return false,
         }
     }
+    let mut quiet_from = Instant::now();
     loop {
-        match signals.recv_timeout(debounce) {
+        match signals.recv_timeout(debounce.saturating_sub(quiet_from.elapsed())) {
+            Ok(Signal::Changed(event)) if is_relevant(&event, dir) => quiet_from = Instant::now(),
             Ok(Signal::Changed(_)) => continue,
             Err(RecvTimeoutError::Timeout) => return true,
             Ok(Signal::Stop) | Err(RecvTimeoutError::Disconnected) => return false,

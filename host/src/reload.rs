@@ -253,3 +253,71 @@ fn is_relevant(event: &notify::Result<notify::Event>, dir: &Path) -> bool {
             || (path.parent() == Some(dir) && path.extension().is_some_and(|ext| ext == "wasm"))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineConfig;
+    use notify::event::{AccessKind, CreateKind, EventKind};
+
+    fn event(kind: EventKind, path: &Path) -> notify::Result<notify::Event> {
+        Ok(notify::Event::new(kind).add_path(path.to_owned()))
+    }
+
+    #[test]
+    fn only_changes_to_components_in_the_directory_are_relevant() {
+        let dir = Path::new("/policies");
+        let create = EventKind::Create(CreateKind::File);
+        assert!(is_relevant(&event(create, &dir.join("a.wasm")), dir));
+        assert!(is_relevant(&event(create, dir), dir));
+        assert!(!is_relevant(&event(create, &dir.join("notes.txt")), dir));
+        assert!(!is_relevant(&event(create, Path::new("/audit.jsonl")), dir));
+        assert!(!is_relevant(&event(create, &dir.join("sub/a.wasm")), dir));
+        let read = EventKind::Access(AccessKind::Read);
+        assert!(!is_relevant(&event(read, &dir.join("a.wasm")), dir));
+    }
+
+    /// Waits (bounded, as a guard against hanging) until `done` holds.
+    fn wait_until(watcher: &PolicyWatcher, done: impl Fn(&ReloadStatus) -> bool) -> ReloadStatus {
+        for _ in 0..3000 {
+            let status = watcher.status();
+            if done(&status) {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the watcher never got there: {:?}", watcher.status());
+    }
+
+    #[test]
+    fn a_broken_set_keeps_the_last_good_generation_and_a_good_one_replaces_it() {
+        let dir = std::env::temp_dir().join(format!("portcullis-reload-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, component) in crate::bundle::DEFAULT_POLICIES {
+            std::fs::write(dir.join(format!("{name}.wasm")), component).unwrap();
+        }
+        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let handle = Arc::new(PolicyHandle::new(engine.load_dir(&dir).unwrap()));
+        let first = handle.generation();
+        let watcher = PolicyWatcher::spawn(
+            engine,
+            dir.clone(),
+            Arc::clone(&handle),
+            Duration::from_millis(20),
+        )
+        .unwrap();
+
+        std::fs::write(dir.join("broken.wasm"), b"not a component").unwrap();
+        let status = wait_until(&watcher, |status| status.failures >= 1);
+        assert!(status.last_error.is_some());
+        assert_eq!(status.generation, first);
+        assert_eq!(handle.generation(), first);
+
+        std::fs::remove_file(dir.join("broken.wasm")).unwrap();
+        let status = wait_until(&watcher, |status| status.reloads >= 1);
+        assert_eq!(status.last_error, None);
+        assert!(status.generation > first);
+        assert_eq!(handle.generation(), status.generation);
+    }
+}

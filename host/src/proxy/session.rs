@@ -95,7 +95,10 @@ enum ProxyRequest {
     /// the notification goes on to the client once the list is checked.
     Refresh { notification: Vec<u8> },
     /// `elicitation/create` to the client.
-    Approval { approval_id: String, held: Held },
+    Approval {
+        approval_id: String,
+        held: Box<Held>,
+    },
 }
 
 /// An approved tool.
@@ -234,7 +237,7 @@ impl Session {
             MessageKind::Notification { .. } => vec![Outbound::Server(message.raw)],
             MessageKind::Response { id } => match self.proxy_requests.remove(&id) {
                 Some(ProxyRequest::Approval { approval_id, held }) => {
-                    self.on_approval(&approval_id, held, &message)
+                    self.on_approval(&approval_id, *held, &message)
                 }
                 Some(refresh @ ProxyRequest::Refresh { .. }) => {
                     tracing::warn!(%id, "the client answered a request the proxy sent to the server");
@@ -303,10 +306,9 @@ impl Session {
                 self.proxy_requests
                     .drain()
                     .filter_map(|(_, request)| match request {
-                        ProxyRequest::Approval {
-                            held: Held::Call { id, .. } | Held::Result { id, .. },
-                            ..
-                        } => Some(id),
+                        ProxyRequest::Approval { held, .. } => match *held {
+                            Held::Call { id, .. } | Held::Result { id, .. } => Some(id),
+                        },
                         ProxyRequest::Refresh { .. } => None,
                     }),
             )
@@ -475,8 +477,13 @@ impl Session {
                 },
             },
         });
-        self.proxy_requests
-            .insert(request_id, ProxyRequest::Approval { approval_id, held });
+        self.proxy_requests.insert(
+            request_id,
+            ProxyRequest::Approval {
+                approval_id,
+                held: Box::new(held),
+            },
+        );
         vec![Outbound::Client(to_line(&request))]
     }
 

@@ -17,8 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::decision::{Decision, Reason, Verdict};
-use crate::event::{Context, Event};
+use crate::{Context, Decision, Event, Reason, Verdict};
 
 /// The `prev_hash` of the first record of a log.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -423,7 +422,7 @@ fn write_canonical(value: &Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Finding, PolicyReport};
+    use crate::{Finding, PolicyReport, ToolCall};
     use serde_json::json;
 
     fn context() -> Context {
@@ -465,7 +464,7 @@ mod tests {
         let context = context();
         let decision = deny();
         for index in 0..records {
-            let event = Event::Call(crate::event::ToolCall {
+            let event = Event::Call(ToolCall {
                 name: "run".into(),
                 arguments: json!({"command": format!("ls; rm -rf / #{index}")}),
                 tool: None,

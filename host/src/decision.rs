@@ -1,74 +1,119 @@
-//! Stand-in for the engine's `decision` module (agreed API in the shared
-//! brief); replaced by the engine branch at merge.
+//! What a policy set decides about an event, and why.
 
-use serde::Serialize;
+use std::fmt;
 
-/// A verdict; `max` is the strictest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+use serde::{Deserialize, Serialize};
+
+/// What a policy, or a policy set as a whole, decides.
+///
+/// Verdicts are ordered from the most lenient to the strictest, so the
+/// verdict of several policies is their maximum: deny over escalate over
+/// allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
-    /// Allow.
+    /// Let the tool be advertised, or the call or result go through.
     Allow,
-    /// Ask a human.
+    /// Ask a human before going on.
     Escalate,
     /// Refuse.
     Deny,
 }
 
-/// A finding.
-#[derive(Debug, Clone, Serialize)]
-pub struct Finding {
-    /// Pattern id.
-    pub pattern: String,
-    /// Field.
-    pub field: String,
-    /// Start.
-    pub start: u32,
-    /// End.
-    pub end: u32,
-    /// Matched text.
-    pub matched: String,
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Allow => "allow",
+            Verdict::Escalate => "escalate",
+            Verdict::Deny => "deny",
+        })
+    }
 }
 
-/// A reason.
-#[derive(Debug, Clone, Serialize)]
+/// The decision of a policy set on one event.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    /// The strictest verdict of the policies that saw the event; allow when none did.
+    pub verdict: Verdict,
+    /// Why, policy by policy.
+    pub reasons: Vec<Reason>,
+    /// What each policy that saw the event decided, and how long it took.
+    pub policies: Vec<PolicyReport>,
+    /// The generation of the policy set that decided.
+    pub generation: u64,
+}
+
+/// The rule of the reason the engine gives when a policy fails (traps,
+/// times out, runs out of memory or returns invalid data).
+pub const POLICY_FAILURE_RULE: &str = "policy-failure";
+
+/// One reason behind a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reason {
-    /// Policy.
+    /// The policy that gave it.
     pub policy: String,
-    /// Rule.
+    /// The rule that fired, such as `chained-command`, or
+    /// [`POLICY_FAILURE_RULE`] when the policy failed.
     pub rule: String,
-    /// Message.
+    /// A sentence for the human who reads the decision.
     pub message: String,
-    /// Findings.
+    /// The prefilter findings the reason cites.
     pub findings: Vec<Finding>,
 }
 
-/// One policy's part in a decision.
-#[derive(Debug, Clone, Serialize)]
+/// One match of one of a policy's prefilter patterns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The `id` the policy gave the pattern.
+    pub pattern: String,
+    /// Where it matched: `name`, `description`, or a JSON pointer such as `/arguments/command`.
+    pub field: String,
+    /// Byte offset of the start of the match in the normalised text of the field.
+    pub start: u32,
+    /// Byte offset one past the end of the match in the normalised text of the field.
+    pub end: u32,
+    /// The normalised text that matched.
+    pub matched: String,
+}
+
+/// What one policy decided on one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PolicyReport {
-    /// Name.
+    /// The policy's name.
     pub name: String,
-    /// Version.
+    /// The policy's version.
     pub version: String,
-    /// Digest.
+    /// The SHA-256 of the policy's component, lowercase hex.
     pub digest: String,
-    /// Verdict.
+    /// The policy's verdict (the configured fail verdict when it failed).
     pub verdict: Verdict,
-    /// Time spent.
+    /// How long the policy took, instantiation included, in microseconds.
     pub micros: u64,
-    /// Failure.
+    /// Why the policy failed, when it did.
     pub error: Option<String>,
 }
 
-/// A decision.
-#[derive(Debug, Clone, Serialize)]
-pub struct Decision {
-    /// Verdict.
-    pub verdict: Verdict,
-    /// Reasons.
-    pub reasons: Vec<Reason>,
-    /// Per policy.
-    pub policies: Vec<PolicyReport>,
-    /// Generation.
-    pub generation: u64,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_strictest_verdict_is_the_maximum() {
+        use Verdict::*;
+        assert_eq!([Allow, Deny, Escalate].into_iter().max(), Some(Deny));
+        assert_eq!([Allow, Escalate, Allow].into_iter().max(), Some(Escalate));
+        assert_eq!([Allow, Allow].into_iter().max(), Some(Allow));
+    }
+
+    #[test]
+    fn verdicts_serialize_in_lowercase() {
+        assert_eq!(
+            serde_json::to_string(&Verdict::Escalate).unwrap(),
+            "\"escalate\""
+        );
+        assert_eq!(
+            serde_json::from_str::<Verdict>("\"deny\"").unwrap(),
+            Verdict::Deny
+        );
+    }
 }

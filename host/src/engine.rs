@@ -1,63 +1,343 @@
-//! Stand-in for the engine's `engine` module; replaced by the engine branch at merge.
+//! The engine: one WebAssembly runtime that compiles, sandboxes and runs
+//! policies, and loads them into policy sets.
 
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use sha2::{Digest, Sha256};
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+
+use crate::bindings;
+use crate::bundle::DEFAULT_POLICIES;
+use crate::decision::Verdict;
+use crate::error::{EngineError, LoadError};
+use crate::event::hex;
+use crate::policy::Policy;
 use crate::policy_set::PolicySet;
-use crate::state::StateQuota;
+use crate::sandbox::{self, HostState};
+use crate::state::{PolicyState, StateQuota};
+use crate::ticker::{EpochTicker, TICK};
 
-/// Engine configuration.
-#[derive(Debug, Clone, Default)]
+/// How the engine runs policies.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
-    /// Session state quota.
+    /// How long one policy may run on one event, instantiation included.
+    /// A policy still running then fails. Default: 100 ms.
+    pub timeout: Duration,
+    /// The most bytes one linear memory of a policy may grow to. A policy
+    /// that grows past it fails. Default: 32 MiB.
+    pub memory_limit: usize,
+    /// The verdict of a policy that fails (traps, times out, runs out of
+    /// memory or returns invalid data). Default: [`Verdict::Deny`].
+    pub fail_verdict: Verdict,
+    /// How much state each policy may keep per session; use it for
+    /// [`SessionState::new`](crate::SessionState::new).
     pub state_quota: StateQuota,
+    /// How many policy instances may exist at once, across all threads that
+    /// evaluate: the size of the engine's instance pool. An evaluation that
+    /// finds the pool exhausted fails. Default: 32.
+    pub max_instances: u32,
 }
 
-/// Engine construction error.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct EngineError(String);
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            timeout: Duration::from_millis(100),
+            memory_limit: 32 << 20,
+            fail_verdict: Verdict::Deny,
+            state_quota: StateQuota::default(),
+            max_instances: 32,
+        }
+    }
+}
 
-/// Policy load error.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct LoadError(String);
+/// The size of a WebAssembly page, the unit memories grow by.
+const PAGE: usize = 64 << 10;
 
-/// The engine.
-#[derive(Debug, Clone, Default)]
+impl EngineConfig {
+    fn validate(&self) -> Result<(), EngineError> {
+        const MAX_MEMORY: usize = 4 << 30;
+        const MAX_INSTANCES: u32 = 10_000;
+        let invalid = |reason: String| Err(EngineError::InvalidConfig { reason });
+        if self.timeout < TICK {
+            return invalid(format!(
+                "`timeout` is {:?}; it must be at least {TICK:?}",
+                self.timeout
+            ));
+        }
+        if !(PAGE..=MAX_MEMORY).contains(&self.memory_limit) {
+            return invalid(format!(
+                "`memory_limit` is {} bytes; it must be between {PAGE} (one WebAssembly page) and {MAX_MEMORY}",
+                self.memory_limit
+            ));
+        }
+        if !(1..=MAX_INSTANCES).contains(&self.max_instances) {
+            return invalid(format!(
+                "`max_instances` is {}; it must be between 1 and {MAX_INSTANCES}",
+                self.max_instances
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The policy engine: compiles, sandboxes and runs policies.
+///
+/// An engine owns one WebAssembly runtime with a fixed pool of instances
+/// and a thread that enforces timeouts; create one per process and clone it
+/// (clones share everything). It keeps every policy it compiled, keyed by
+/// the SHA-256 of its component, as long as a loaded [`PolicySet`] uses
+/// it, so reloading an unchanged policy costs nothing. The timeout thread
+/// stops when the last clone, and the last policy set loaded by any of
+/// them, is dropped.
+#[derive(Clone)]
 pub struct Engine {
-    generations: Arc<AtomicU64>,
+    runtime: Arc<Runtime>,
+}
+
+/// What every clone of an [`Engine`], and every policy set it loaded, shares.
+pub(crate) struct Runtime {
+    /// The WebAssembly engine.
+    pub(crate) engine: wasmtime::Engine,
+    /// The linker that provides the host interface, and nothing else.
+    pub(crate) linker: Linker<HostState>,
+    /// The configuration.
+    pub(crate) config: EngineConfig,
+    timeout_ticks: u64,
+    compiled: Mutex<HashMap<String, Arc<Policy>>>,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// A fresh store for one call into `policy`.
+    pub(crate) fn store(&self, policy: Arc<str>, state: Option<PolicyState>) -> Store<HostState> {
+        sandbox::new_store(
+            &self.engine,
+            policy,
+            state,
+            self.config.memory_limit,
+            self.timeout_ticks,
+        )
+    }
 }
 
 impl Engine {
-    /// New engine.
-    pub fn new(_config: EngineConfig) -> Result<Engine, EngineError> {
-        Ok(Engine::default())
+    /// Creates an engine.
+    ///
+    /// # Errors
+    /// When the configuration is out of range, or the runtime cannot reserve
+    /// its instance pool or start its timeout thread.
+    pub fn new(config: EngineConfig) -> Result<Engine, EngineError> {
+        config.validate()?;
+        let instances = config.max_instances;
+        let mut pooling = PoolingAllocationConfig::new();
+        pooling
+            .total_component_instances(instances)
+            .total_core_instances(instances * sandbox::MAX_CORE_INSTANCES)
+            .total_memories(instances * sandbox::MAX_MEMORIES)
+            .total_tables(instances * sandbox::MAX_TABLES)
+            .max_core_instances_per_component(sandbox::MAX_CORE_INSTANCES)
+            .max_memories_per_component(sandbox::MAX_MEMORIES)
+            .max_tables_per_component(sandbox::MAX_TABLES)
+            .table_elements(sandbox::MAX_TABLE_ELEMENTS)
+            // The pool reserves whole pages; the store limits enforce the exact limit.
+            .max_memory_size(config.memory_limit.next_multiple_of(PAGE));
+        let mut wasm = wasmtime::Config::new();
+        wasm.epoch_interruption(true)
+            .allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+        let runtime_error = |error: wasmtime::Error| EngineError::Runtime {
+            message: format!("{error:#}"),
+        };
+        let engine = wasmtime::Engine::new(&wasm).map_err(runtime_error)?;
+        let mut linker = Linker::new(&engine);
+        bindings::Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |host| host)
+            .map_err(runtime_error)?;
+        let ticker = EpochTicker::start(engine.clone()).map_err(EngineError::Ticker)?;
+        let timeout_ticks = config.timeout.as_nanos().div_ceil(TICK.as_nanos());
+        Ok(Engine {
+            runtime: Arc::new(Runtime {
+                engine,
+                linker,
+                timeout_ticks: u64::try_from(timeout_ticks).unwrap_or(u64::MAX),
+                config,
+                compiled: Mutex::default(),
+                _ticker: ticker,
+            }),
+        })
     }
 
-    /// The embedded bundle.
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.runtime.config
+    }
+
+    /// Loads the default policies embedded in the library.
+    ///
+    /// # Errors
+    /// As [`Engine::load_components`].
     pub fn load_default_policies(&self) -> Result<PolicySet, LoadError> {
-        Ok(self.next())
+        self.load(
+            DEFAULT_POLICIES
+                .iter()
+                .map(|(name, bytes)| ((*name).to_owned(), *bytes)),
+        )
     }
 
-    /// Every `*.wasm` in `dir`.
+    /// Loads every `*.wasm` file in `dir`, in the order of their names.
+    ///
+    /// # Errors
+    /// When `dir` or a file in it cannot be read, `dir` holds no `*.wasm`
+    /// file, or as [`Engine::load_components`].
     pub fn load_dir(&self, dir: &Path) -> Result<PolicySet, LoadError> {
-        for entry in std::fs::read_dir(dir).map_err(|e| LoadError(e.to_string()))? {
-            let path = entry.map_err(|e| LoadError(e.to_string()))?.path();
-            if path.extension().is_some_and(|e| e == "wasm") {
-                let bytes = std::fs::read(&path).map_err(|e| LoadError(e.to_string()))?;
-                if !bytes.starts_with(b"\0asm") {
-                    return Err(LoadError(format!("{}: not WebAssembly", path.display())));
-                }
+        let io_error = |source| LoadError::Io {
+            path: dir.to_owned(),
+            source,
+        };
+        let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
+            .map_err(io_error)?;
+        let mut files: Vec<OsString> = Vec::new();
+        for entry in root.entries().map_err(io_error)? {
+            let name = entry.map_err(io_error)?.file_name();
+            if Path::new(&name)
+                .extension()
+                .is_some_and(|ext| ext == "wasm")
+            {
+                files.push(name);
             }
         }
-        Ok(self.next())
+        if files.is_empty() {
+            return Err(LoadError::NoPolicies {
+                path: dir.to_owned(),
+            });
+        }
+        files.sort();
+        let components = files
+            .into_iter()
+            .map(|name| {
+                let bytes = root.read(&name).map_err(|source| LoadError::Io {
+                    path: dir.join(&name),
+                    source,
+                })?;
+                Ok((name.to_string_lossy().into_owned(), bytes))
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        self.load(components)
     }
 
-    fn next(&self) -> PolicySet {
-        PolicySet {
-            generation: self.generations.fetch_add(1, Ordering::SeqCst) + 1,
+    /// Loads components given as (source name, bytes). The source name (a
+    /// file name, say) identifies a policy in errors until its metadata has
+    /// named it.
+    ///
+    /// # Errors
+    /// The first policy that is not a valid component, imports anything but
+    /// the host interface, does not implement the `policy` world, fails or
+    /// gives invalid metadata (an invalid pattern among others), or shares
+    /// its name with another.
+    pub fn load_components(
+        &self,
+        components: impl IntoIterator<Item = (String, Vec<u8>)>,
+    ) -> Result<PolicySet, LoadError> {
+        self.load(components)
+    }
+
+    fn load<B: AsRef<[u8]>>(
+        &self,
+        components: impl IntoIterator<Item = (String, B)>,
+    ) -> Result<PolicySet, LoadError> {
+        let policies = components
+            .into_iter()
+            .map(|(source, bytes)| {
+                let policy = self.compiled(&source, bytes.as_ref())?;
+                Ok((source, policy))
+            })
+            .collect::<Result<Vec<_>, LoadError>>()?;
+        let set = PolicySet::new(self.clone(), policies)?;
+        // Forget the policies that no policy set uses any more.
+        self.lock_compiled()
+            .retain(|_, policy| Arc::strong_count(policy) > 1);
+        Ok(set)
+    }
+
+    /// The policy compiled from `bytes`, from the cache when it is there.
+    fn compiled(&self, source: &str, bytes: &[u8]) -> Result<Arc<Policy>, LoadError> {
+        let digest = hex(&Sha256::digest(bytes));
+        if let Some(policy) = self.lock_compiled().get(&digest) {
+            return Ok(Arc::clone(policy));
         }
+        // Compile without holding the lock: other loads can go on meanwhile.
+        let policy = Arc::new(Policy::load(&self.runtime, source, bytes, digest.clone())?);
+        Ok(Arc::clone(
+            self.lock_compiled().entry(digest).or_insert(policy),
+        ))
+    }
+
+    fn lock_compiled(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<Policy>>> {
+        // The map is consistent after every statement that changes it.
+        self.runtime
+            .compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What evaluations share.
+    pub(crate) fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+}
+
+impl fmt::Debug for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Engine")
+            .field("config", &self.runtime.config)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configurations_out_of_range_are_refused() {
+        for config in [
+            EngineConfig {
+                timeout: Duration::ZERO,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                memory_limit: 1024,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                max_instances: 0,
+                ..EngineConfig::default()
+            },
+        ] {
+            assert!(matches!(
+                Engine::new(config),
+                Err(EngineError::InvalidConfig { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn unchanged_policies_are_compiled_once() {
+        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let first = engine.load_default_policies().unwrap();
+        let second = engine.load_default_policies().unwrap();
+        assert!(first.policies().count() > 0);
+        assert_ne!(first.generation(), second.generation());
+        for (a, b) in first.loaded().zip(second.loaded()) {
+            assert!(Arc::ptr_eq(a, b), "{} was compiled twice", a.info().name);
+        }
+        drop((first, second));
+        // A load that no longer uses a policy evicts it.
+        engine.load_components([]).unwrap();
+        assert!(engine.lock_compiled().is_empty());
     }
 }

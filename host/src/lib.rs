@@ -1,17 +1,82 @@
 //! Portcullis: a WebAssembly policy engine for MCP.
+//!
+//! An MCP host asks Portcullis, for every tool a server advertises, every
+//! tool call an agent makes and every result a tool returns, whether to
+//! **allow** it, **deny** it or **escalate** it to a human. The rules are
+//! policies: WebAssembly components, sandboxed, that see one event at a time
+//! together with what a shared prefilter found in its text.
+//!
+//! The API is small:
+//!
+//! - an [`Engine`] compiles and runs policies (one per process);
+//! - it loads a [`PolicySet`]: the embedded default policies, a directory of
+//!   `*.wasm` components, or components you already have in memory;
+//! - [`PolicySet::evaluate`] turns an [`Event`] into a [`Decision`]: a
+//!   [`Verdict`] and the [`Reason`]s behind it, policy by policy;
+//! - a [`SessionState`] per session holds what policies remember between
+//!   events of that session.
+//!
+//! ```
+//! use portcullis::{Context, Engine, EngineConfig, Event, SessionState, ToolCall, Verdict};
+//! use serde_json::json;
+//!
+//! let engine = Engine::new(EngineConfig::default())?;
+//! let policies = engine.load_default_policies()?;
+//!
+//! let session = SessionState::new(engine.config().state_quota);
+//! let ctx = Context { session: "s-1".into(), server: "shell".into() };
+//! let call = Event::Call(ToolCall {
+//!     name: "run".into(),
+//!     arguments: json!({ "command": "ls; rm -rf /" }),
+//!     tool: None,
+//! });
+//!
+//! let decision = policies.evaluate(&ctx, &call, &session);
+//! assert_eq!(decision.verdict, Verdict::Deny);
+//! for reason in &decision.reasons {
+//!     println!("{} / {}: {}", reason.policy, reason.rule, reason.message);
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Policies fail closed: one that traps, loops past its timeout, runs out of
+//! memory or answers nonsense gets the configured
+//! [`fail_verdict`](EngineConfig::fail_verdict) (deny by default) and a
+//! reason whose rule is [`POLICY_FAILURE_RULE`], and the engine goes on
+//! serving. A policy imports nothing but the Portcullis host interface: a
+//! component that asks for anything else (files, network, environment,
+//! clocks) is refused when it is loaded.
+
+#![warn(missing_docs)]
 
 pub mod audit;
 mod bindings;
 mod bundle;
-pub mod decision;
-pub mod engine;
-pub mod event;
-pub mod policy_set;
+mod decision;
+mod engine;
+mod error;
+mod event;
+pub mod fields;
+mod policy;
+mod policy_set;
+pub mod prefilter;
 pub mod proxy;
 pub mod reload;
-pub mod state;
+mod sandbox;
+mod state;
+mod ticker;
 
-/// Names of the embedded default policies.
-pub fn default_policy_names() -> impl Iterator<Item = &'static str> {
-    bundle::DEFAULT_POLICIES.iter().map(|(name, _)| *name)
+pub use decision::{Decision, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason, Verdict};
+pub use engine::{Engine, EngineConfig};
+pub use error::{EngineError, EventError, LoadError};
+pub use event::{Context, Event, EventKind, ToolCall, ToolDefinition, ToolResult};
+pub use policy::PolicyInfo;
+pub use policy_set::PolicySet;
+pub use state::{SessionState, StateQuota};
+
+/// The embedded default policies, as (name, component bytes): what
+/// [`Engine::load_default_policies`] loads. Useful to load a subset with
+/// [`Engine::load_components`].
+pub fn default_policies() -> impl Iterator<Item = (&'static str, &'static [u8])> {
+    bundle::DEFAULT_POLICIES.iter().copied()
 }

@@ -1,28 +1,293 @@
-//! Stand-in for the engine's `policy_set` module; replaced by the engine branch at merge.
+//! A policy set: one immutable generation of loaded policies, and how it
+//! decides on an event.
 
-use crate::decision::{Decision, Verdict};
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::bindings::WitEvent;
+use crate::bindings::portcullis::policy::types as wit;
+use crate::decision::{Decision, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason, Verdict};
+use crate::engine::Engine;
+use crate::error::LoadError;
 use crate::event::{Context, Event};
+use crate::fields::{call_fields, result_fields, tool_fields};
+use crate::policy::{Policy, PolicyInfo};
+use crate::prefilter::{Match, Prefilter};
+use crate::sandbox::PolicyFailure;
 use crate::state::SessionState;
 
-/// A generation of policies.
-#[derive(Debug)]
+/// The last generation number handed out, process-wide.
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
+
+/// One generation of loaded policies. It never changes: to change policies,
+/// load a new set and swap it in. Cloning is cheap (the set is shared).
+#[derive(Clone)]
 pub struct PolicySet {
-    pub(crate) generation: u64,
+    generation: Arc<Generation>,
+}
+
+struct Generation {
+    engine: Engine,
+    number: u64,
+    policies: Vec<LoadedPolicy>,
+    prefilter: Prefilter,
+    /// The pattern ids of every policy, in the order the prefilter knows them.
+    pattern_ids: Vec<String>,
+}
+
+struct LoadedPolicy {
+    policy: Arc<Policy>,
+    /// The indices of the policy's patterns in the prefilter.
+    patterns: Range<usize>,
 }
 
 impl PolicySet {
-    /// Decides one event.
-    pub fn evaluate(&self, _ctx: &Context, _event: &Event, _session: &SessionState) -> Decision {
-        Decision {
+    /// Assembles loaded policies, given with their sources, into a new generation.
+    pub(crate) fn new(
+        engine: Engine,
+        policies: Vec<(String, Arc<Policy>)>,
+    ) -> Result<PolicySet, LoadError> {
+        let mut sources: HashMap<&str, &str> = HashMap::new();
+        for (source, policy) in &policies {
+            if let Some(first) = sources.insert(&policy.info().name, source) {
+                return Err(LoadError::DuplicatePolicy {
+                    name: policy.info().name.clone(),
+                    first: first.to_owned(),
+                    second: source.clone(),
+                });
+            }
+        }
+        let mut patterns = Vec::new();
+        let policies: Vec<LoadedPolicy> = policies
+            .into_iter()
+            .map(|(_, policy)| {
+                let start = patterns.len();
+                patterns.extend_from_slice(policy.patterns());
+                LoadedPolicy {
+                    patterns: start..patterns.len(),
+                    policy,
+                }
+            })
+            .collect();
+        let prefilter = Prefilter::new(&patterns).map_err(|error| LoadError::Prefilter {
+            message: error.to_string(),
+        })?;
+        Ok(PolicySet {
+            generation: Arc::new(Generation {
+                engine,
+                number: GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1,
+                policies,
+                prefilter,
+                pattern_ids: patterns.into_iter().map(|pattern| pattern.id).collect(),
+            }),
+        })
+    }
+
+    /// The policies of the set, in load order.
+    pub fn policies(&self) -> impl Iterator<Item = &PolicyInfo> {
+        self.loaded().map(|policy| policy.info())
+    }
+
+    /// The set's generation number: unique in the process, larger for sets
+    /// loaded later.
+    pub fn generation(&self) -> u64 {
+        self.generation.number
+    }
+
+    /// The loaded policies.
+    pub(crate) fn loaded(&self) -> impl Iterator<Item = &Arc<Policy>> {
+        self.generation.policies.iter().map(|loaded| &loaded.policy)
+    }
+
+    /// Decides on `event`.
+    ///
+    /// Every policy subscribed to the event's kind runs, in a fresh
+    /// instance, with the prefilter findings of its own patterns and the
+    /// state it keeps in `session`. The verdict is the strictest of theirs
+    /// (allow when no policy is subscribed). A policy that fails gets the
+    /// configured fail verdict and a reason with the rule
+    /// [`POLICY_FAILURE_RULE`] that names the cause.
+    pub fn evaluate(&self, ctx: &Context, event: &Event, session: &SessionState) -> Decision {
+        let generation = &*self.generation;
+        let kind = event.kind();
+        let mut decision = Decision {
             verdict: Verdict::Allow,
             reasons: Vec::new(),
             policies: Vec::new(),
-            generation: self.generation,
+            generation: generation.number,
+        };
+        let subscribed: Vec<&LoadedPolicy> = generation
+            .policies
+            .iter()
+            .filter(|loaded| loaded.policy.wants(kind))
+            .collect();
+        if subscribed.is_empty() {
+            return decision;
+        }
+        let matches = if subscribed.iter().any(|loaded| !loaded.patterns.is_empty()) {
+            let fields = match event {
+                Event::Tool(tool) => tool_fields(tool),
+                Event::Call(call) => call_fields(call),
+                Event::Result(result) => result_fields(result),
+            };
+            generation.prefilter.scan(&fields)
+        } else {
+            Vec::new()
+        };
+        let runtime = generation.engine.runtime();
+        let wit_ctx = wit::Context::from(ctx);
+        let wit_event = WitEvent::from(event);
+        for loaded in subscribed {
+            let policy = &loaded.policy;
+            let info = policy.info();
+            let findings = generation.findings_of(loaded, &matches);
+            let wit_findings: Vec<wit::Finding> = findings.iter().map(Into::into).collect();
+            let started = Instant::now();
+            let result = policy
+                .check(runtime, session, &wit_ctx, &wit_event, &wit_findings)
+                .and_then(|outcome| reasons_of(&info.name, outcome, &findings));
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let (verdict, reasons, error) = match result {
+                Ok((verdict, reasons)) => (verdict, reasons, None),
+                Err(failure) => {
+                    let verdict = runtime.config.fail_verdict;
+                    let reason = Reason {
+                        policy: info.name.clone(),
+                        rule: POLICY_FAILURE_RULE.to_owned(),
+                        message: format!(
+                            "policy `{}` failed and counts as {verdict}: {failure}",
+                            info.name
+                        ),
+                        findings: Vec::new(),
+                    };
+                    (verdict, vec![reason], Some(failure.to_string()))
+                }
+            };
+            decision.verdict = decision.verdict.max(verdict);
+            decision.reasons.extend(reasons);
+            decision.policies.push(PolicyReport {
+                name: info.name.clone(),
+                version: info.version.clone(),
+                digest: info.digest.clone(),
+                verdict,
+                micros,
+                error,
+            });
+        }
+        decision
+    }
+}
+
+impl Generation {
+    /// The findings of `loaded`'s own patterns among `matches`.
+    fn findings_of(&self, loaded: &LoadedPolicy, matches: &[Match]) -> Vec<Finding> {
+        matches
+            .iter()
+            .filter(|found| loaded.patterns.contains(&found.pattern))
+            .map(|found| Finding {
+                pattern: self.pattern_ids[found.pattern].clone(),
+                field: found.field.clone(),
+                start: found.start,
+                end: found.end,
+                matched: found.matched.clone(),
+            })
+            .collect()
+    }
+}
+
+/// The verdict and reasons of `outcome`, with each cited finding index
+/// resolved against the `findings` the policy was given.
+fn reasons_of(
+    policy: &str,
+    outcome: wit::Outcome,
+    findings: &[Finding],
+) -> Result<(Verdict, Vec<Reason>), PolicyFailure> {
+    let reasons = outcome
+        .reasons
+        .into_iter()
+        .map(|reason| {
+            let cited = reason
+                .findings
+                .iter()
+                .map(|&index| {
+                    usize::try_from(index)
+                        .ok()
+                        .and_then(|index| findings.get(index))
+                        .cloned()
+                        .ok_or_else(|| {
+                            PolicyFailure::InvalidOutcome(format!(
+                                "reason `{}` cites finding {index}, but the policy was given {} findings",
+                                reason.rule,
+                                findings.len()
+                            ))
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Reason {
+                policy: policy.to_owned(),
+                rule: reason.rule,
+                message: reason.message,
+                findings: cited,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((outcome.verdict.into(), reasons))
+}
+
+impl fmt::Debug for PolicySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicySet")
+            .field("generation", &self.generation.number)
+            .field("policies", &self.policies().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(pattern: &str) -> Finding {
+        Finding {
+            pattern: pattern.into(),
+            field: "/arguments/command".into(),
+            start: 0,
+            end: 1,
+            matched: ";".into(),
         }
     }
 
-    /// The generation.
-    pub fn generation(&self) -> u64 {
-        self.generation
+    fn outcome(verdict: wit::Verdict, cited: Vec<u32>) -> wit::Outcome {
+        wit::Outcome {
+            verdict,
+            reasons: vec![wit::Reason {
+                rule: "rule".into(),
+                message: "message".into(),
+                findings: cited,
+            }],
+        }
+    }
+
+    #[test]
+    fn reasons_cite_the_findings_by_index() {
+        let findings = [finding("a"), finding("b")];
+        let (verdict, reasons) =
+            reasons_of("p", outcome(wit::Verdict::Escalate, vec![1]), &findings).unwrap();
+        assert_eq!(verdict, Verdict::Escalate);
+        assert_eq!(reasons[0].policy, "p");
+        assert_eq!(reasons[0].findings, vec![finding("b")]);
+    }
+
+    #[test]
+    fn a_finding_index_out_of_range_is_a_policy_failure() {
+        let findings = [finding("a")];
+        let failure =
+            reasons_of("p", outcome(wit::Verdict::Allow, vec![0, 1]), &findings).unwrap_err();
+        assert!(matches!(failure, PolicyFailure::InvalidOutcome(_)));
+        assert!(failure.to_string().contains("cites finding 1"), "{failure}");
     }
 }

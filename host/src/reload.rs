@@ -16,12 +16,8 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::decision::Decision;
-use crate::engine::{Engine, LoadError};
-use crate::event::{Context, Event};
-use crate::policy_set::PolicySet;
 use crate::proxy::Decider;
-use crate::state::SessionState;
+use crate::{Context, Decision, Engine, Event, LoadError, PolicySet, SessionState};
 
 /// The policy generation in force, replaceable atomically.
 #[derive(Debug)]
@@ -257,7 +253,7 @@ fn is_relevant(event: &notify::Result<notify::Event>, dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineConfig;
+    use crate::EngineConfig;
     use notify::event::{AccessKind, CreateKind, EventKind};
 
     fn event(kind: EventKind, path: &Path) -> notify::Result<notify::Event> {

@@ -156,6 +156,8 @@ impl Proxy {
     pub fn spawn(command: &[OsString]) -> Proxy {
         let mut child = Command::new(&command[0])
             .args(&command[1..])
+            // The tests read the proxy's log (reloads are logged at info).
+            .env("PORTCULLIS_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

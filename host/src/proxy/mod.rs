@@ -6,9 +6,7 @@ pub mod framing;
 pub mod relay;
 pub mod session;
 
-use crate::decision::Decision;
-use crate::event::{Context, Event};
-use crate::state::SessionState;
+use crate::{Context, Decision, Event, SessionState};
 
 /// Where the proxy gets its decisions from: the policy generation in force
 /// ([`crate::reload::PolicyHandle`]).

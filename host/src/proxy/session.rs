@@ -31,9 +31,9 @@ use super::framing::{
     Frame, INVALID_PARAMS, INVALID_REQUEST, Message, MessageKind, RequestId, error_response,
 };
 use crate::audit::{AuditEntry, AuditEvent, AuditLog, args_digest};
-use crate::decision::{Decision, Reason, Verdict};
-use crate::event::{Context, Event, ToolCall, ToolDefinition, ToolResult};
-use crate::state::SessionState;
+use crate::{
+    Context, Decision, Event, Reason, SessionState, ToolCall, ToolDefinition, ToolResult, Verdict,
+};
 
 /// The JSON-RPC error code the proxy answers pending requests with when the
 /// server is gone.

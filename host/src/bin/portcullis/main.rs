@@ -1,26 +1,36 @@
-//! The `portcullis` command-line program.
+//! `portcullis`: decide whether MCP tools and tool calls are allowed, denied
+//! or escalated, with WebAssembly policies.
+//!
+//! A thin layer over the `portcullis` library: each subcommand is a module.
 
 mod audit;
+mod case;
+mod check;
+mod options;
+mod policy;
+mod report;
 mod run;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 
-/// Portcullis: allow, deny or escalate every MCP tool, call and result with
-/// WebAssembly policies.
+/// Portcullis: a WebAssembly policy engine for MCP tools and tool calls.
 #[derive(Debug, Parser)]
-#[command(name = "portcullis", version, about)]
+#[command(version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: CliCommand,
+    command: Command,
 }
 
-/// The subcommands.
 #[derive(Debug, Subcommand)]
-enum CliCommand {
+enum Command {
+    /// Decide a JSONL batch of tool descriptions and tool calls; print one JSON decision per line.
+    Check(check::Args),
+    /// Measure detection and false positives over labelled JSONL files.
+    Report(report::Args),
+    /// Create, build and test policies.
+    Policy(policy::Args),
     /// Run an MCP server (stdio) behind the policy proxy.
     Run(run::RunArgs),
     /// Work with audit logs.
@@ -29,21 +39,26 @@ enum CliCommand {
 }
 
 fn main() -> ExitCode {
-    // Logs go to stderr: stdout carries the protocol.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
     let cli = Cli::parse();
-    let outcome = match cli.command {
-        CliCommand::Run(args) => run::run(args),
-        CliCommand::Audit(command) => audit::run(command),
+    let result = match cli.command {
+        Command::Check(args) => check::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Policy(args) => policy::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Audit(command) => audit::run(command),
     };
-    outcome.unwrap_or_else(|error| {
-        eprintln!("portcullis: {error:#}");
-        ExitCode::FAILURE
-    })
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("portcullis: {error:#}");
+            ExitCode::from(2)
+        }
+    }
 }

@@ -9,11 +9,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use portcullis::audit::AuditLog;
-use portcullis::engine::{Engine, EngineConfig};
 use portcullis::proxy::relay::{self, Ending, RelayOptions};
 use portcullis::proxy::session::{Session, SessionOptions};
 use portcullis::reload::{PolicyHandle, PolicyWatcher};
-use portcullis::state::SessionState;
+use portcullis::{Engine, EngineConfig, SessionState};
 
 /// How long the policy directory must be quiet after a change before it is reloaded.
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
@@ -45,9 +44,8 @@ pub struct RunArgs {
 
 /// Runs the proxy until the client or the server goes away.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let config = EngineConfig::default();
-    let state_quota = config.state_quota;
-    let engine = Engine::new(config).context("cannot start the policy engine")?;
+    let engine = Engine::new(EngineConfig::default()).context("cannot start the policy engine")?;
+    let state_quota = engine.config().state_quota;
     let policies = match &args.policies {
         Some(dir) => engine
             .load_dir(dir)

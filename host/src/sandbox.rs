@@ -1,0 +1,313 @@
+//! What a policy runs in: the only imports it may have, the store that
+//! holds one evaluation (host interface, session state, resource limits,
+//! deadline), and how a failure inside it is described.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::Component;
+use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
+
+use crate::bindings::portcullis::policy::{host, types};
+use crate::state::PolicyState;
+
+/// The interfaces a policy may import: the host interface, and the types it uses.
+pub(crate) const ALLOWED_IMPORTS: [&str; 2] = [
+    "portcullis:policy/host@0.1.0",
+    "portcullis:policy/types@0.1.0",
+];
+
+/// The first import of `component` that the sandbox does not provide.
+pub(crate) fn forbidden_import(engine: &wasmtime::Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name)
+        .find(|name| !ALLOWED_IMPORTS.contains(name))
+        .map(str::to_owned)
+}
+
+/// The most core instances, memories and tables one policy instance may have.
+///
+/// A component made by `wit-component` from one core module has three or
+/// four core instances (the module, its shims), one memory and two tables.
+pub(crate) const MAX_CORE_INSTANCES: u32 = 16;
+/// See [`MAX_CORE_INSTANCES`].
+pub(crate) const MAX_MEMORIES: u32 = 2;
+/// See [`MAX_CORE_INSTANCES`].
+pub(crate) const MAX_TABLES: u32 = 8;
+/// The most elements one table of a policy may have.
+pub(crate) const MAX_TABLE_ELEMENTS: usize = 10_000;
+
+/// The data of the store one evaluation runs in.
+pub(crate) struct HostState {
+    policy: Arc<str>,
+    state: Option<PolicyState>,
+    limits: Limits,
+}
+
+/// Creates the store for one call into `policy`, with `timeout_ticks` epoch
+/// ticks to run. `state` is `None` while loading: `metadata` has no session.
+pub(crate) fn new_store(
+    engine: &wasmtime::Engine,
+    policy: Arc<str>,
+    state: Option<PolicyState>,
+    memory_limit: usize,
+    timeout_ticks: u64,
+) -> Store<HostState> {
+    let mut store = Store::new(
+        engine,
+        HostState {
+            policy,
+            state,
+            limits: Limits::new(memory_limit),
+        },
+    );
+    store.limiter(|host| &mut host.limits);
+    store.set_epoch_deadline(timeout_ticks);
+    store
+}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::Level, message: String) {
+        let policy = &*self.policy;
+        match level {
+            host::Level::Debug => tracing::debug!(policy, "{message}"),
+            host::Level::Info => tracing::info!(policy, "{message}"),
+            host::Level::Warn => tracing::warn!(policy, "{message}"),
+            host::Level::Error => tracing::error!(policy, "{message}"),
+        }
+    }
+
+    fn state_get(&mut self, key: String) -> Option<String> {
+        self.state.as_ref().and_then(|state| state.get(&key))
+    }
+
+    fn state_set(&mut self, key: String, value: String) -> Result<(), String> {
+        match &self.state {
+            Some(state) => state.set(key, value),
+            None => Err("there is no session state while the policy is being loaded".into()),
+        }
+    }
+
+    fn state_delete(&mut self, key: String) {
+        if let Some(state) = &self.state {
+            state.delete(&key);
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+/// A limit a policy ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exceeded {
+    Memory(usize),
+    Table(usize),
+}
+
+/// Wasmtime's [`StoreLimits`], plus a record of the limit that stopped the
+/// policy so that the failure can say so. Growing past a limit traps: a
+/// policy cannot carry on with less memory than it asked for.
+struct Limits {
+    limits: StoreLimits,
+    memory_limit: usize,
+    exceeded: Option<Exceeded>,
+}
+
+impl Limits {
+    fn new(memory_limit: usize) -> Limits {
+        Limits {
+            limits: StoreLimitsBuilder::new()
+                .memory_size(memory_limit)
+                .table_elements(MAX_TABLE_ELEMENTS)
+                .instances(MAX_CORE_INSTANCES as usize)
+                .memories(MAX_MEMORIES as usize)
+                .tables(MAX_TABLES as usize)
+                .build(),
+            memory_limit,
+            exceeded: None,
+        }
+    }
+}
+
+impl ResourceLimiter for Limits {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if self.limits.memory_growing(current, desired, maximum)? {
+            return Ok(true);
+        }
+        self.exceeded = Some(Exceeded::Memory(self.memory_limit));
+        wasmtime::bail!("memory limit of {} bytes exceeded", self.memory_limit)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if self.limits.table_growing(current, desired, maximum)? {
+            return Ok(true);
+        }
+        self.exceeded = Some(Exceeded::Table(MAX_TABLE_ELEMENTS));
+        wasmtime::bail!("table limit of {MAX_TABLE_ELEMENTS} elements exceeded")
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
+    }
+}
+
+/// Why a policy gave no usable answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PolicyFailure {
+    /// It ran past its deadline.
+    TimedOut(Duration),
+    /// It tried to grow a memory past the limit (bytes).
+    MemoryExceeded(usize),
+    /// It tried to grow a table past the limit (elements).
+    TableExceeded(usize),
+    /// It trapped.
+    Trap(Trap),
+    /// It could not be instantiated.
+    Instantiation(String),
+    /// The runtime reported another error.
+    Runtime(String),
+    /// It returned data that does not make sense.
+    InvalidOutcome(String),
+}
+
+impl PolicyFailure {
+    /// Describes `error`, raised while instantiating (`instantiating`) or
+    /// calling a policy in `store`, which had `timeout` to run.
+    pub(crate) fn classify(
+        store: &Store<HostState>,
+        error: &wasmtime::Error,
+        instantiating: bool,
+        timeout: Duration,
+    ) -> PolicyFailure {
+        match store.data().limits.exceeded {
+            Some(Exceeded::Memory(limit)) => return PolicyFailure::MemoryExceeded(limit),
+            Some(Exceeded::Table(limit)) => return PolicyFailure::TableExceeded(limit),
+            None => {}
+        }
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::Interrupt) => PolicyFailure::TimedOut(timeout),
+            Some(trap) => PolicyFailure::Trap(*trap),
+            None if instantiating => PolicyFailure::Instantiation(format!("{error:#}")),
+            None => PolicyFailure::Runtime(format!("{error:#}")),
+        }
+    }
+}
+
+impl fmt::Display for PolicyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyFailure::TimedOut(timeout) => {
+                write!(f, "timed out after {} ms", timeout.as_millis())
+            }
+            PolicyFailure::MemoryExceeded(limit) => {
+                write!(f, "exceeded memory limit of {}", Bytes(*limit))
+            }
+            PolicyFailure::TableExceeded(limit) => {
+                write!(f, "exceeded table limit of {limit} elements")
+            }
+            PolicyFailure::Trap(trap) => {
+                let trap = trap.to_string();
+                write!(f, "trap: {}", trap.trim_start_matches("wasm trap: "))
+            }
+            PolicyFailure::Instantiation(message) => {
+                write!(f, "could not be instantiated: {message}")
+            }
+            PolicyFailure::Runtime(message) => write!(f, "runtime error: {message}"),
+            PolicyFailure::InvalidOutcome(message) => {
+                write!(f, "returned an invalid outcome: {message}")
+            }
+        }
+    }
+}
+
+/// A byte count, in MiB or KiB when it is a whole number of them.
+struct Bytes(usize);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const KIB: usize = 1024;
+        const MIB: usize = 1024 * KIB;
+        match self.0 {
+            bytes if bytes >= MIB && bytes % MIB == 0 => write!(f, "{} MiB", bytes / MIB),
+            bytes if bytes >= KIB && bytes % KIB == 0 => write!(f, "{} KiB", bytes / KIB),
+            bytes => write!(f, "{bytes} bytes"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(engine: &wasmtime::Engine, wat: &str) -> Component {
+        Component::new(engine, wat::parse_str(wat).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn only_the_portcullis_interfaces_may_be_imported() {
+        let engine = wasmtime::Engine::default();
+        let allowed = component(
+            &engine,
+            r#"(component
+                (import "portcullis:policy/types@0.1.0" (instance))
+                (import "portcullis:policy/host@0.1.0" (instance
+                    (export "state-delete" (func (param "key" string))))))"#,
+        );
+        assert_eq!(forbidden_import(&engine, &allowed), None);
+
+        let environment = component(
+            &engine,
+            r#"(component
+                (import "portcullis:policy/host@0.1.0" (instance))
+                (import "wasi:cli/environment@0.2.0" (instance
+                    (export "get-environment" (func (result (list (tuple string string))))))))"#,
+        );
+        assert_eq!(
+            forbidden_import(&engine, &environment).as_deref(),
+            Some("wasi:cli/environment@0.2.0")
+        );
+
+        let plain_function = component(&engine, r#"(component (import "f" (func)))"#);
+        assert_eq!(
+            forbidden_import(&engine, &plain_function).as_deref(),
+            Some("f")
+        );
+    }
+
+    #[test]
+    fn failures_name_their_cause() {
+        assert_eq!(
+            PolicyFailure::TimedOut(Duration::from_millis(50)).to_string(),
+            "timed out after 50 ms"
+        );
+        assert_eq!(
+            PolicyFailure::MemoryExceeded(32 << 20).to_string(),
+            "exceeded memory limit of 32 MiB"
+        );
+        assert_eq!(
+            PolicyFailure::Trap(Trap::UnreachableCodeReached).to_string(),
+            "trap: wasm `unreachable` instruction executed"
+        );
+    }
+}

@@ -759,19 +759,24 @@ mod tests {
     use crate::proxy::framing::FrameReader;
 
     /// Denies the tool `evil`, calls whose arguments mention `rm -rf` and
-    /// results that mention `SECRET`; escalates calls to `transfer`.
+    /// results that mention `SECRET`; escalates the tool `risky`, calls to
+    /// `transfer` and results that mention `REVIEW`.
     struct Scripted;
 
     impl Decider for Scripted {
         fn decide(&self, _: &Context, event: &Event, _: &SessionState) -> Decision {
             let (verdict, rule) = match event {
                 Event::Tool(tool) if tool.name == "evil" => (Verdict::Deny, "evil-tool"),
+                Event::Tool(tool) if tool.name == "risky" => (Verdict::Escalate, "risky-tool"),
                 Event::Call(call) if call.arguments.to_string().contains("rm -rf") => {
                     (Verdict::Deny, "chained-command")
                 }
                 Event::Call(call) if call.name == "transfer" => (Verdict::Escalate, "money"),
                 Event::Result(result) if result.response.to_string().contains("SECRET") => {
                     (Verdict::Deny, "secret")
+                }
+                Event::Result(result) if result.response.to_string().contains("REVIEW") => {
+                    (Verdict::Escalate, "review")
                 }
                 _ => (Verdict::Allow, ""),
             };
@@ -1003,6 +1008,47 @@ mod tests {
             error_text(&refused).contains("refused it (decline)"),
             "{refused}"
         );
+    }
+
+    #[test]
+    fn an_escalated_tool_stays_listed_and_every_call_to_it_needs_a_human() {
+        let mut session = session();
+        let listed = list(&mut session, 1, vec![tool("risky", "does things")]);
+        assert_eq!(
+            listed["result"]["tools"],
+            json!([tool("risky", "does things")])
+        );
+        let refused = to_client(call(&mut session, 2, "risky", json!({})));
+        let text = error_text(&refused);
+        assert!(text.contains("requires human approval"), "{text}");
+        assert!(text.contains("scripted/risky-tool"), "{text}");
+    }
+
+    #[test]
+    fn holds_an_escalated_result_until_the_human_approves_it() {
+        let mut session = session();
+        to_server(session.on_client_frame(frame(json!({
+            "jsonrpc": "2.0", "id": 0, "method": "initialize",
+            "params": {"capabilities": {"elicitation": {}}},
+        }))));
+        to_server(call(&mut session, 5, "read", json!({})));
+        let result = json!({
+            "jsonrpc": "2.0", "id": 5,
+            "result": {"content": [{"type": "text", "text": "REVIEW me"}]},
+        });
+        let question = to_client(session.on_server_frame(frame(result.clone())));
+        assert_eq!(question["method"], "elicitation/create");
+        assert!(
+            question["params"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("the result of `read`")
+        );
+        let released = to_client(session.on_client_frame(frame(json!({
+            "jsonrpc": "2.0", "id": question["id"],
+            "result": {"action": "accept", "content": {"approve": true}},
+        }))));
+        assert_eq!(released, result);
     }
 
     #[test]

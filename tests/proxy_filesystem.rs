@@ -65,6 +65,22 @@ fn a_call_that_chains_a_shell_command_is_denied_with_the_reason() {
 }
 
 #[test]
+fn a_call_that_climbs_out_of_the_served_directory_is_denied_with_the_reason() {
+    let root = served("fs-traversal");
+    let steps = json!([
+        {"list": true},
+        {"call": "read_text_file", "arguments": {"path": "../../etc/passwd"}},
+    ]);
+    let out = python_client(&steps, None, &run_command(&[], &filesystem_server(&root)));
+    assert_eq!(out[1]["isError"], true, "{}", out[1]);
+    let text = out[1]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Portcullis denied the call to `read_text_file`: path-traversal/"),
+        "{text}"
+    );
+}
+
+#[test]
 fn the_audit_log_verifies_and_an_edited_record_is_detected() {
     let root = served("fs-audit");
     let audit = root.join("audit.jsonl");

@@ -49,6 +49,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod bindings;
 mod bundle;
 mod decision;
@@ -60,6 +61,8 @@ pub mod normalize;
 mod policy;
 mod policy_set;
 pub mod prefilter;
+pub mod proxy;
+pub mod reload;
 mod sandbox;
 mod state;
 mod ticker;

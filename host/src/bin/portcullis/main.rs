@@ -3,11 +3,13 @@
 //!
 //! A thin layer over the `portcullis` library: each subcommand is a module.
 
+mod audit;
 mod case;
 mod check;
 mod options;
 mod policy;
 mod report;
+mod run;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,11 @@ enum Command {
     Report(report::Args),
     /// Create, build and test policies.
     Policy(policy::Args),
+    /// Run an MCP server (stdio) behind the policy proxy.
+    Run(run::RunArgs),
+    /// Work with audit logs.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +51,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Report(args) => report::run(args),
         Command::Policy(args) => policy::run(args),
+        Command::Run(args) => run::run(args),
+        Command::Audit(command) => audit::run(command),
     };
     match result {
         Ok(code) => code,

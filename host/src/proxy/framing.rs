@@ -1,0 +1,397 @@
+//! Newline-delimited JSON-RPC framing (the MCP stdio transport).
+//!
+//! A [`FrameReader`] cuts a byte stream into lines, never holds more than
+//! `max_frame_bytes` of one line in memory, and classifies each line as a
+//! JSON-RPC [`Message`] or as a [`FrameError`] that the proxy answers with a
+//! JSON-RPC error before it goes on with the next line.
+
+use std::fmt;
+use std::io::{self, BufRead};
+
+use serde_json::{Value, json};
+
+/// The JSON-RPC error code for text that is not valid JSON (or not UTF-8).
+pub const PARSE_ERROR: i64 = -32700;
+/// The JSON-RPC error code for JSON that is not a valid request.
+pub const INVALID_REQUEST: i64 = -32600;
+/// The JSON-RPC error code for a request whose parameters are wrong.
+pub const INVALID_PARAMS: i64 = -32602;
+
+/// The id of a JSON-RPC request, kept as its JSON text so that `1` and `"1"`
+/// stay distinct and the id can key a map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RequestId(String);
+
+impl RequestId {
+    /// Reads an id: a string or a number (or `null`, which only an error
+    /// response may carry).
+    fn from_value(value: &Value) -> Option<RequestId> {
+        match value {
+            Value::String(_) | Value::Number(_) | Value::Null => Some(RequestId(value.to_string())),
+            _ => None,
+        }
+    }
+
+    /// A string id.
+    pub fn from_text(text: &str) -> RequestId {
+        RequestId(Value::from(text).to_string())
+    }
+
+    /// The id as a JSON value, to put into a message.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).expect("a request id is JSON text")
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What kind of JSON-RPC message a line holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A request, which expects a response with the same id.
+    Request {
+        /// The request id.
+        id: RequestId,
+        /// The method, such as `tools/call`.
+        method: String,
+    },
+    /// A notification, which expects no response.
+    Notification {
+        /// The method, such as `notifications/tools/list_changed`.
+        method: String,
+    },
+    /// A response (a `result` or an `error`) to an earlier request.
+    Response {
+        /// The id of the request it answers.
+        id: RequestId,
+    },
+}
+
+/// One well-formed JSON-RPC message.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// The exact bytes of the line, without its line ending: what the proxy
+    /// forwards when it does not change the message.
+    pub raw: Vec<u8>,
+    /// The parsed message (always a JSON object).
+    pub value: Value,
+    /// What kind of message it is.
+    pub kind: MessageKind,
+}
+
+impl Message {
+    /// The `params` member, or `null`.
+    pub fn params(&self) -> &Value {
+        self.value.get("params").unwrap_or(&Value::Null)
+    }
+}
+
+/// Why a line is not a JSON-RPC message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FrameError {
+    /// The line is longer than the frame limit; it was skipped without being buffered.
+    #[error("message larger than the {limit}-byte frame limit")]
+    Oversize {
+        /// The frame limit in bytes.
+        limit: usize,
+    },
+    /// The line is not UTF-8.
+    #[error("message is not valid UTF-8 (invalid byte at offset {offset})")]
+    InvalidUtf8 {
+        /// Offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The line is not JSON.
+    #[error("message is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// The line is JSON but not a JSON-RPC 2.0 message.
+    #[error("not a JSON-RPC 2.0 message: {what}")]
+    NotJsonRpc {
+        /// The message's id when it had a usable one, so the error can answer it.
+        id: Option<RequestId>,
+        /// What is wrong.
+        what: &'static str,
+    },
+}
+
+impl FrameError {
+    /// The JSON-RPC error code that reports this error.
+    pub fn code(&self) -> i64 {
+        match self {
+            FrameError::InvalidUtf8 { .. } | FrameError::MalformedJson(_) => PARSE_ERROR,
+            FrameError::Oversize { .. } | FrameError::NotJsonRpc { .. } => INVALID_REQUEST,
+        }
+    }
+
+    /// The JSON-RPC error response that reports this error to the peer.
+    pub fn to_response(&self) -> Vec<u8> {
+        let id = match self {
+            FrameError::NotJsonRpc { id: Some(id), .. } => id.to_value(),
+            _ => Value::Null,
+        };
+        error_response(&id, self.code(), &format!("Portcullis: {self}"))
+    }
+}
+
+/// A JSON-RPC error response.
+pub fn error_response(id: &Value, code: i64, message: &str) -> Vec<u8> {
+    let response = json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "error": { "code": code, "message": message },
+    });
+    serde_json::to_vec(&response).expect("JSON values serialize")
+}
+
+/// One line of input.
+#[derive(Debug, Clone)]
+pub enum Frame {
+    /// A well-formed message.
+    Message(Message),
+    /// A line that is not a message.
+    Invalid(FrameError),
+}
+
+/// Reads newline-delimited JSON-RPC messages with a bound on the size of one line.
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    input: R,
+    max_frame_bytes: usize,
+    line: Vec<u8>,
+}
+
+impl<R: BufRead> FrameReader<R> {
+    /// A reader that refuses lines longer than `max_frame_bytes`.
+    pub fn new(input: R, max_frame_bytes: usize) -> FrameReader<R> {
+        FrameReader {
+            input,
+            max_frame_bytes,
+            line: Vec::new(),
+        }
+    }
+
+    /// The next non-blank line, or `None` at the end of the input.
+    pub fn next_frame(&mut self) -> io::Result<Option<Frame>> {
+        loop {
+            let Some(oversize) = self.read_line()? else {
+                return Ok(None);
+            };
+            if oversize {
+                return Ok(Some(Frame::Invalid(FrameError::Oversize {
+                    limit: self.max_frame_bytes,
+                })));
+            }
+            if self.line.last() == Some(&b'\r') {
+                self.line.pop();
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            return Ok(Some(parse(std::mem::take(&mut self.line))));
+        }
+    }
+
+    /// Reads one line into `self.line` (without the `\n`). Returns whether it
+    /// was over the limit (then `self.line` is empty), or `None` at the end.
+    fn read_line(&mut self) -> io::Result<Option<bool>> {
+        self.line.clear();
+        let mut oversize = false;
+        let mut read_any = false;
+        loop {
+            let available = match self.input.fill_buf() {
+                Ok(available) => available,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(error) => return Err(error),
+            };
+            if available.is_empty() {
+                return Ok(read_any.then_some(oversize));
+            }
+            read_any = true;
+            let newline = available.iter().position(|&byte| byte == b'\n');
+            let chunk = &available[..newline.unwrap_or(available.len())];
+            if !oversize {
+                if self.line.len() + chunk.len() > self.max_frame_bytes {
+                    oversize = true;
+                    self.line = Vec::new();
+                } else {
+                    self.line.extend_from_slice(chunk);
+                }
+            }
+            let consumed = newline.map_or(available.len(), |at| at + 1);
+            self.input.consume(consumed);
+            if newline.is_some() {
+                return Ok(Some(oversize));
+            }
+        }
+    }
+}
+
+/// Classifies one line.
+fn parse(raw: Vec<u8>) -> Frame {
+    if let Err(error) = std::str::from_utf8(&raw) {
+        return Frame::Invalid(FrameError::InvalidUtf8 {
+            offset: error.valid_up_to(),
+        });
+    }
+    let value: Value = match serde_json::from_slice(&raw) {
+        Ok(value) => value,
+        Err(error) => return Frame::Invalid(FrameError::MalformedJson(error.to_string())),
+    };
+    match classify(&value) {
+        Ok(kind) => Frame::Message(Message { raw, value, kind }),
+        Err(error) => Frame::Invalid(error),
+    }
+}
+
+/// Tells a request, a notification and a response apart.
+fn classify(value: &Value) -> Result<MessageKind, FrameError> {
+    let invalid = |id: Option<RequestId>, what| FrameError::NotJsonRpc { id, what };
+    let Some(object) = value.as_object() else {
+        let what = if value.is_array() {
+            "batches are not supported"
+        } else {
+            "a message must be a JSON object"
+        };
+        return Err(invalid(None, what));
+    };
+    let id = match object.get("id") {
+        None => None,
+        Some(id) => Some(
+            RequestId::from_value(id)
+                .ok_or_else(|| invalid(None, "`id` must be a string or a number"))?,
+        ),
+    };
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err(invalid(id, "`jsonrpc` must be \"2.0\""));
+    }
+    match (object.get("method"), id) {
+        (Some(Value::String(method)), Some(id)) if id.0 != "null" => Ok(MessageKind::Request {
+            id,
+            method: method.clone(),
+        }),
+        (Some(Value::String(_)), Some(_)) => Err(invalid(None, "a request id must not be null")),
+        (Some(Value::String(method)), None) => Ok(MessageKind::Notification {
+            method: method.clone(),
+        }),
+        (Some(_), id) => Err(invalid(id, "`method` must be a string")),
+        (None, Some(id)) if object.contains_key("result") || object.contains_key("error") => {
+            Ok(MessageKind::Response { id })
+        }
+        (None, id) => Err(invalid(
+            id,
+            "a message needs a `method`, or an `id` with a `result` or an `error`",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8], limit: usize) -> Vec<Frame> {
+        let mut reader = FrameReader::new(input, limit);
+        let mut frames = Vec::new();
+        while let Some(frame) = reader.next_frame().unwrap() {
+            frames.push(frame);
+        }
+        frames
+    }
+
+    fn message(frame: &Frame) -> &Message {
+        match frame {
+            Frame::Message(message) => message,
+            Frame::Invalid(error) => panic!("expected a message, got {error}"),
+        }
+    }
+
+    fn error(frame: &Frame) -> &FrameError {
+        match frame {
+            Frame::Invalid(error) => error,
+            Frame::Message(message) => panic!("expected an error, got {message:?}"),
+        }
+    }
+
+    #[test]
+    fn keeps_the_exact_bytes_of_each_message() {
+        let input = b"{\"jsonrpc\":\"2.0\",  \"id\":1,\"method\":\"ping\"}\r\n\n  \n{\"jsonrpc\":\"2.0\",\"method\":\"x\"}";
+        let frames = frames(input, 1024);
+        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            message(&frames[0]).raw,
+            b"{\"jsonrpc\":\"2.0\",  \"id\":1,\"method\":\"ping\"}"
+        );
+        assert_eq!(
+            message(&frames[0]).kind,
+            MessageKind::Request {
+                id: RequestId("1".into()),
+                method: "ping".into()
+            }
+        );
+        assert_eq!(
+            message(&frames[1]).kind,
+            MessageKind::Notification { method: "x".into() }
+        );
+    }
+
+    #[test]
+    fn skips_an_oversize_line_and_reads_the_next() {
+        let long = format!(
+            "{{\"jsonrpc\":\"2.0\",\"method\":\"{}\"}}\n",
+            "a".repeat(100)
+        );
+        let input = format!("{long}{{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"result\":{{}}}}\n");
+        let frames = frames(input.as_bytes(), 64);
+        assert_eq!(error(&frames[0]), &FrameError::Oversize { limit: 64 });
+        assert_eq!(
+            message(&frames[1]).kind,
+            MessageKind::Response {
+                id: RequestId::from_text("a")
+            }
+        );
+    }
+
+    #[test]
+    fn reports_invalid_utf8_and_malformed_json_as_parse_errors() {
+        let frames = frames(b"{\"a\":\"\xff\"}\n{not json}\n", 1024);
+        assert_eq!(error(&frames[0]), &FrameError::InvalidUtf8 { offset: 6 });
+        assert_eq!(error(&frames[0]).code(), PARSE_ERROR);
+        assert!(matches!(error(&frames[1]), FrameError::MalformedJson(_)));
+        assert_eq!(error(&frames[1]).code(), PARSE_ERROR);
+    }
+
+    #[test]
+    fn answers_a_broken_request_with_its_own_id() {
+        let frames = frames(
+            b"{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"ping\"}\n[]\n",
+            1024,
+        );
+        let response: Value = serde_json::from_slice(&error(&frames[0]).to_response()).unwrap();
+        assert_eq!(response["id"], 7);
+        assert_eq!(response["error"]["code"], INVALID_REQUEST);
+        let response: Value = serde_json::from_slice(&error(&frames[1]).to_response()).unwrap();
+        assert_eq!(response["id"], Value::Null);
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("batches")
+        );
+    }
+
+    #[test]
+    fn accepts_a_null_id_only_on_a_response() {
+        let frames = frames(
+            b"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":1,\"message\":\"m\"}}\n{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"m\"}\n",
+            1024,
+        );
+        assert!(matches!(
+            message(&frames[0]).kind,
+            MessageKind::Response { .. }
+        ));
+        assert!(matches!(error(&frames[1]), FrameError::NotJsonRpc { .. }));
+    }
+}

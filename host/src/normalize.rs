@@ -149,7 +149,10 @@ fn classify(c: char) -> Class {
 /// Removes invisible characters and bidi controls and decodes tags. Offsets
 /// of the spans are into the returned text.
 fn reveal(text: &str) -> (Cow<'_, str>, Vec<HiddenSpan>) {
-    if text.chars().all(|c| classify(c) == Class::Visible) {
+    if text
+        .chars()
+        .all(|c| c.is_ascii() || classify(c) == Class::Visible)
+    {
         return (Cow::Borrowed(text), Vec::new());
     }
     let mut revealed = String::with_capacity(text.len());
@@ -278,16 +281,38 @@ fn fold(text: &str, hidden: &mut [HiddenSpan]) -> String {
             });
         }
         if ascii {
-            out.extend(segment.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+            let at = out.len();
+            out.push_str(segment);
+            out[at..].make_ascii_lowercase();
         } else {
             out.extend(segment.nfkc().flat_map(char::to_lowercase));
         }
     };
+    // The pending segment starts at `start`; runs of ASCII are folded whole.
     let mut start = 0;
+    let mut pending_ascii = true;
     for (index, c) in text.char_indices() {
-        if index > start && starts_segment(c) {
-            close(start, index, &mut out);
-            start = index;
+        if c.is_ascii() {
+            if !pending_ascii {
+                close(start, index, &mut out);
+                start = index;
+                pending_ascii = true;
+            }
+        } else {
+            if starts_segment(c) {
+                if index > start {
+                    close(start, index, &mut out);
+                }
+                start = index;
+            } else if pending_ascii && index > start {
+                // The last ASCII character is the starter `c` belongs to.
+                let starter = index - 1;
+                if starter > start {
+                    close(start, starter, &mut out);
+                }
+                start = starter;
+            }
+            pending_ascii = false;
         }
     }
     close(start, text.len(), &mut out);

@@ -8,6 +8,13 @@
 //! are searched again for their spans. Built-in detectors report the hidden
 //! content the normaliser found.
 //!
+//! Unicode word boundaries (`\b`) keep the lazy DFA from running over
+//! non-ASCII text, leaving the much slower PikeVM. On ASCII text they mean
+//! what ASCII word boundaries mean, so for ASCII text (most text) the
+//! combined regex has Unicode word boundaries replaced by ASCII ones; for
+//! other text it has them dropped, which can only add matches, and the
+//! search of each candidate alone for its spans weeds out the false ones.
+//!
 //! Output is bounded whatever the input: at most
 //! [`MAX_MATCHES_PER_PATTERN_PER_FIELD`] matches of one pattern in one field
 //! (the first ones), at most [`MAX_MATCHES_PER_SCAN`] in all (those of the
@@ -18,8 +25,8 @@ use std::collections::hash_map::Entry;
 
 use aho_corasick::AhoCorasick;
 use regex_automata::meta::{self, BuildError, Regex};
-use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternSet};
+use regex_syntax::hir::{Capture, Hir, HirKind, Look, Repetition};
 
 pub use crate::fields::TextField;
 pub use crate::normalize::BuiltinDetector;
@@ -119,9 +126,8 @@ pub struct Prefilter {
     literal_patterns: Vec<Vec<usize>>,
     /// Number of literal patterns (counting duplicates).
     literal_pattern_count: usize,
-    /// All regexes in one, reporting every pattern that matches, when there
-    /// are any.
-    regex_set: Option<Regex>,
+    /// All regexes in one, when there are any.
+    regex_set: Option<RegexSet>,
     /// For each regex of the set, its pattern and the regex alone, which
     /// finds its spans.
     regexes: Vec<(usize, Regex)>,
@@ -137,7 +143,7 @@ impl Prefilter {
         let mut literal_patterns: Vec<Vec<usize>> = Vec::new();
         let mut literal_index: HashMap<String, usize> = HashMap::new();
         let mut literal_pattern_count = 0;
-        let mut regex_sources = Vec::new();
+        let mut regex_hirs = Vec::new();
         let mut regexes = Vec::new();
         let mut builtins = Vec::new();
         for (pattern, spec) in patterns.iter().enumerate() {
@@ -160,13 +166,19 @@ impl Prefilter {
                     }
                 }
                 Matcher::Regex(source) => {
+                    let bad_regex = |reason| PrefilterError::BadRegex {
+                        id: spec.id.clone(),
+                        reason,
+                    };
+                    let hir = regex_syntax::ParserBuilder::new()
+                        .case_insensitive(true)
+                        .build()
+                        .parse(source)
+                        .map_err(|error| bad_regex(error.to_string()))?;
                     let regex = regex_builder(REGEX_SIZE_LIMIT, MatchKind::LeftmostFirst)
-                        .build(source)
-                        .map_err(|error| PrefilterError::BadRegex {
-                            id: spec.id.clone(),
-                            reason: regex_error_reason(&error),
-                        })?;
-                    regex_sources.push(source.as_str());
+                        .build_from_hir(&hir)
+                        .map_err(|error| bad_regex(regex_error_reason(&error)))?;
+                    regex_hirs.push(hir);
                     regexes.push((pattern, regex));
                 }
                 Matcher::Builtin(detector) => builtins.push((pattern, *detector)),
@@ -177,15 +189,10 @@ impl Prefilter {
         } else {
             Some(AhoCorasick::new(&literals)?)
         };
-        let regex_set = if regex_sources.is_empty() {
+        let regex_set = if regex_hirs.is_empty() {
             None
         } else {
-            let set = regex_builder(REGEX_SET_SIZE_LIMIT, MatchKind::All)
-                .build_many(&regex_sources)
-                .map_err(|error| PrefilterError::RegexSet {
-                    reason: regex_error_reason(&error),
-                })?;
-            Some(set)
+            Some(RegexSet::new(&regex_hirs)?)
         };
         Ok(Prefilter {
             patterns: patterns.len(),
@@ -210,7 +217,7 @@ impl Prefilter {
         let mut pattern_set = self
             .regex_set
             .as_ref()
-            .map(|set| PatternSet::new(set.pattern_len()));
+            .map(|set| PatternSet::new(set.ascii.pattern_len()));
         for field in fields {
             if matches.len() >= MAX_MATCHES_PER_SCAN {
                 break;
@@ -230,8 +237,7 @@ impl Prefilter {
                 }
             }
             if let (Some(set), Some(pattern_set)) = (&self.regex_set, &mut pattern_set) {
-                pattern_set.clear();
-                set.which_overlapping_matches(&Input::new(text), pattern_set);
+                set.which_match(text, pattern_set);
                 for id in pattern_set.iter() {
                     let (pattern, regex) = &self.regexes[id.as_usize()];
                     let spans = regex
@@ -266,6 +272,105 @@ impl Prefilter {
             }
         }
         matches
+    }
+}
+
+/// All regexes of a prefilter in one, to learn in one pass which of them
+/// can match.
+#[derive(Debug)]
+struct RegexSet {
+    /// Reports exactly the regexes that match ASCII text, and all text when
+    /// `candidates` is absent.
+    ascii: Regex,
+    /// Reports at least the regexes that match non-ASCII text; absent when
+    /// no regex has a Unicode word boundary.
+    candidates: Option<Regex>,
+}
+
+impl RegexSet {
+    fn new(hirs: &[Hir]) -> Result<Self, PrefilterError> {
+        let build = |hirs: &[Hir]| {
+            regex_builder(REGEX_SET_SIZE_LIMIT, MatchKind::All)
+                .build_many_from_hir(hirs)
+                .map_err(|error| PrefilterError::RegexSet {
+                    reason: regex_error_reason(&error),
+                })
+        };
+        let unicode_words = hirs
+            .iter()
+            .any(|hir| hir.properties().look_set().contains_word_unicode());
+        if !unicode_words {
+            return Ok(RegexSet {
+                ascii: build(hirs)?,
+                candidates: None,
+            });
+        }
+        let with = |boundaries| -> Vec<Hir> {
+            hirs.iter()
+                .map(|hir| replace_word_boundaries(hir, boundaries))
+                .collect()
+        };
+        Ok(RegexSet {
+            ascii: build(&with(WordBoundaries::Ascii))?,
+            candidates: Some(build(&with(WordBoundaries::Dropped))?),
+        })
+    }
+
+    /// Replaces the contents of `matched` with the regexes that match `text`
+    /// (ASCII text) or may match it (other text).
+    fn which_match(&self, text: &str, matched: &mut PatternSet) {
+        let set = match &self.candidates {
+            Some(candidates) if !text.is_ascii() => candidates,
+            _ => &self.ascii,
+        };
+        matched.clear();
+        set.which_overlapping_matches(&Input::new(text), matched);
+    }
+}
+
+/// What becomes of Unicode word boundary assertions.
+#[derive(Debug, Clone, Copy)]
+enum WordBoundaries {
+    /// They become their ASCII twins: the same regex as far as ASCII text is
+    /// concerned.
+    Ascii,
+    /// They are dropped: the regex matches wherever it did, and maybe more.
+    Dropped,
+}
+
+/// `hir` with its Unicode word boundary assertions replaced.
+fn replace_word_boundaries(hir: &Hir, boundaries: WordBoundaries) -> Hir {
+    let replace = |sub: &Hir| replace_word_boundaries(sub, boundaries);
+    match hir.kind() {
+        HirKind::Look(look) => {
+            let ascii = match look {
+                Look::WordUnicode => Look::WordAscii,
+                Look::WordUnicodeNegate => Look::WordAsciiNegate,
+                Look::WordStartUnicode => Look::WordStartAscii,
+                Look::WordEndUnicode => Look::WordEndAscii,
+                Look::WordStartHalfUnicode => Look::WordStartHalfAscii,
+                Look::WordEndHalfUnicode => Look::WordEndHalfAscii,
+                _ => return hir.clone(),
+            };
+            match boundaries {
+                WordBoundaries::Ascii => Hir::look(ascii),
+                WordBoundaries::Dropped => Hir::empty(),
+            }
+        }
+        HirKind::Repetition(repetition) => Hir::repetition(Repetition {
+            min: repetition.min,
+            max: repetition.max,
+            greedy: repetition.greedy,
+            sub: Box::new(replace(&repetition.sub)),
+        }),
+        HirKind::Capture(capture) => Hir::capture(Capture {
+            index: capture.index,
+            name: capture.name.clone(),
+            sub: Box::new(replace(&capture.sub)),
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(replace).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(replace).collect()),
+        HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) => hir.clone(),
     }
 }
 
@@ -305,29 +410,24 @@ impl FieldMatches {
     }
 }
 
-/// A case-insensitive Unicode regex builder whose compiled NFA may not
-/// exceed `size_limit` bytes.
+/// A builder of regexes from parsed (case-insensitive, Unicode) patterns
+/// whose compiled NFA may not exceed `size_limit` bytes.
 fn regex_builder(size_limit: usize, match_kind: MatchKind) -> meta::Builder {
     let mut builder = Regex::builder();
-    builder
-        .syntax(syntax::Config::new().case_insensitive(true).unicode(true))
-        .configure(
-            Regex::config()
-                .match_kind(match_kind)
-                .nfa_size_limit(Some(size_limit)),
-        );
+    builder.configure(
+        Regex::config()
+            .match_kind(match_kind)
+            .nfa_size_limit(Some(size_limit)),
+    );
     builder
 }
 
-/// The useful part of a regex build error: the syntax error with its
-/// position, or the size limit that was exceeded.
+/// The useful part of a regex build error: the size limit that was
+/// exceeded, if that is what happened.
 fn regex_error_reason(error: &BuildError) -> String {
-    if let Some(syntax) = error.syntax_error() {
-        syntax.to_string()
-    } else if let Some(limit) = error.size_limit() {
-        format!("it compiles to more than {limit} bytes")
-    } else {
-        error.to_string()
+    match error.size_limit() {
+        Some(limit) => format!("it compiles to more than {limit} bytes"),
+        None => error.to_string(),
     }
 }
 
@@ -479,6 +579,24 @@ mod tests {
                 hit(0, 25, "straße"),
             ]
         );
+    }
+
+    #[test]
+    fn word_boundaries_are_unicode_whatever_the_text() {
+        let patterns = [regex("x-at-word-end", r"x\b"), regex("start", r"\bmv\b")];
+        // In ASCII text the ASCII twin of the regexes runs.
+        assert_eq!(
+            scan(&patterns, "mv x! xy"),
+            [hit(1, 0, "mv"), hit(0, 3, "x")]
+        );
+        // In other text `é` is a word character, so there is no boundary; the
+        // set reports candidates, which their own search turns down.
+        assert_eq!(scan(&patterns, "xé mvé"), []);
+        assert_eq!(scan(&patterns, "xé x"), [hit(0, 4, "x")]);
+        // A boundary that only Unicode sees is found too.
+        let accent = [regex("accent-at-word-start", r"\bé")];
+        assert_eq!(scan(&accent, "x é"), [hit(0, 2, "é")]);
+        assert_eq!(scan(&accent, "xé"), []);
     }
 
     #[test]

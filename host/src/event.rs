@@ -40,16 +40,12 @@ impl ToolDefinition {
     /// the same digest whatever order a server writes its keys in; a policy
     /// can pin it to notice a tool that changes under the agent's feet.
     pub fn digest(&self) -> String {
-        let mut canonical = String::new();
-        write_canonical(
-            &mut canonical,
-            &serde_json::json!({
-                "name": self.name,
-                "description": self.description,
-                "inputSchema": self.input_schema,
-                "annotations": self.annotations,
-            }),
-        );
+        let canonical = canonical_json(&serde_json::json!({
+            "name": self.name,
+            "description": self.description,
+            "inputSchema": self.input_schema,
+            "annotations": self.annotations,
+        }));
         hex(&Sha256::digest(canonical.as_bytes()))
     }
 
@@ -94,7 +90,14 @@ fn wrong_type(field: &'static str, expected: &'static str) -> EventError {
     EventError::WrongType { field, expected }
 }
 
-/// Writes `value` as JSON with object keys sorted at every level.
+/// `value` as JSON with object keys sorted at every level and no
+/// insignificant whitespace, so that equal values always give equal text.
+pub(crate) fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(&mut out, value);
+    out
+}
+
 fn write_canonical(out: &mut String, value: &Value) {
     match value {
         Value::Object(object) => {

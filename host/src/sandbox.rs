@@ -32,9 +32,12 @@ pub(crate) fn forbidden_import(engine: &wasmtime::Engine, component: &Component)
 ///
 /// A component made by `wit-component` from one core module has three or
 /// four core instances (the module, its shims), one memory and two tables.
-pub(crate) const MAX_CORE_INSTANCES: u32 = 16;
+/// Other toolchains need more: componentize-py's component instantiates 38
+/// core modules (one adapter per stubbed WASI interface), componentize-qjs's
+/// has three memories (the script, the QuickJS runtime, its loader).
+pub(crate) const MAX_CORE_INSTANCES: u32 = 64;
 /// See [`MAX_CORE_INSTANCES`].
-pub(crate) const MAX_MEMORIES: u32 = 2;
+pub(crate) const MAX_MEMORIES: u32 = 4;
 /// See [`MAX_CORE_INSTANCES`].
 pub(crate) const MAX_TABLES: u32 = 8;
 /// The most elements one table of a policy may have.

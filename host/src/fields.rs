@@ -1,56 +1,237 @@
-//! The text fields of an event, as the prefilter searches them.
+//! The text fields of an event: what the prefilter scans.
+//!
+//! A field is named by its path: `name` and `description` for a tool's own
+//! strings, and an RFC 6901 JSON pointer (`/inputSchema/properties/path/description`,
+//! `/arguments/command`, `/response/content/0/text`) for every string leaf of
+//! a JSON value. Object keys are not fields. Values nested deeper than
+//! [`MAX_DEPTH`] are not visited, so hostile JSON cannot overflow the stack.
 
 use serde_json::Value;
 
 use crate::event::{ToolCall, ToolDefinition, ToolResult};
-use crate::prefilter::TextField;
 
-/// `name`, `description`, and every string leaf of the input schema
-/// (`/inputSchema/...`) and the annotations (`/annotations/...`).
+/// How deep into a JSON value string leaves are collected: the value itself
+/// is at depth 0, its members at depth 1. Equal to `serde_json`'s own
+/// recursion limit, so every value parsed from the wire is covered whole.
+pub const MAX_DEPTH: usize = 128;
+
+/// One text field of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextField<'a> {
+    /// Where the text is: `name`, `description`, or a JSON pointer such as
+    /// `/arguments/command`.
+    pub path: String,
+    /// The text.
+    pub text: &'a str,
+}
+
+/// The text fields of a tool definition: its name, its description and every
+/// string leaf of its input schema (`/inputSchema/...`) and annotations
+/// (`/annotations/...`).
 pub fn tool_fields(tool: &ToolDefinition) -> Vec<TextField<'_>> {
     let mut fields = vec![
         TextField {
-            path: "name".into(),
+            path: "name".to_owned(),
             text: &tool.name,
         },
         TextField {
-            path: "description".into(),
+            path: "description".to_owned(),
             text: &tool.description,
         },
     ];
-    string_leaves(&tool.input_schema, "/inputSchema".into(), &mut fields);
-    string_leaves(&tool.annotations, "/annotations".into(), &mut fields);
+    string_leaves(&tool.input_schema, "/inputSchema", &mut fields);
+    string_leaves(&tool.annotations, "/annotations", &mut fields);
     fields
 }
 
-/// Every string leaf of the arguments (`/arguments/...`).
+/// The text fields of a tool call: every string leaf of its arguments
+/// (`/arguments/...`).
 pub fn call_fields(call: &ToolCall) -> Vec<TextField<'_>> {
     let mut fields = Vec::new();
-    string_leaves(&call.arguments, "/arguments".into(), &mut fields);
+    string_leaves(&call.arguments, "/arguments", &mut fields);
     fields
 }
 
-/// Every string leaf of the response (`/response/...`).
+/// The text fields of a tool result: every string leaf of the server's
+/// response (`/response/...`, such as `/response/content/0/text`).
 pub fn result_fields(result: &ToolResult) -> Vec<TextField<'_>> {
     let mut fields = Vec::new();
-    string_leaves(&result.response, "/response".into(), &mut fields);
+    string_leaves(&result.response, "/response", &mut fields);
     fields
 }
 
-fn string_leaves<'a>(value: &'a Value, path: String, fields: &mut Vec<TextField<'a>>) {
+/// Appends every string leaf of `value` to `fields`, each named by `prefix`
+/// followed by its JSON pointer inside `value`.
+fn string_leaves<'a>(value: &'a Value, prefix: &str, fields: &mut Vec<TextField<'a>>) {
+    let mut path = prefix.to_owned();
+    visit(value, 0, &mut path, fields);
+}
+
+fn visit<'a>(value: &'a Value, depth: usize, path: &mut String, fields: &mut Vec<TextField<'a>>) {
     match value {
-        Value::String(text) => fields.push(TextField { path, text }),
-        Value::Array(items) => {
+        Value::String(text) => fields.push(TextField {
+            path: path.clone(),
+            text,
+        }),
+        Value::Array(items) if depth < MAX_DEPTH => {
             for (index, item) in items.iter().enumerate() {
-                string_leaves(item, format!("{path}/{index}"), fields);
+                let len = path.len();
+                path.push('/');
+                path.push_str(&index.to_string());
+                visit(item, depth + 1, path, fields);
+                path.truncate(len);
             }
         }
-        Value::Object(object) => {
-            for (key, item) in object {
-                let key = key.replace('~', "~0").replace('/', "~1");
-                string_leaves(item, format!("{path}/{key}"), fields);
+        Value::Object(members) if depth < MAX_DEPTH => {
+            for (key, member) in members {
+                let len = path.len();
+                path.push('/');
+                push_escaped(path, key);
+                visit(member, depth + 1, path, fields);
+                path.truncate(len);
             }
         }
         _ => {}
+    }
+}
+
+/// Appends a JSON pointer reference token: `~` becomes `~0` and `/` becomes
+/// `~1` (RFC 6901).
+fn push_escaped(path: &mut String, key: &str) {
+    for c in key.chars() {
+        match c {
+            '~' => path.push_str("~0"),
+            '/' => path.push_str("~1"),
+            _ => path.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn paths(fields: &[TextField<'_>]) -> Vec<(String, String)> {
+        fields
+            .iter()
+            .map(|field| (field.path.clone(), field.text.to_owned()))
+            .collect()
+    }
+
+    fn tool(input_schema: Value, annotations: Value) -> ToolDefinition {
+        ToolDefinition {
+            name: "read_file".to_owned(),
+            description: "Reads a file.".to_owned(),
+            input_schema,
+            annotations,
+        }
+    }
+
+    fn call(arguments: Value) -> ToolCall {
+        ToolCall {
+            name: "run".to_owned(),
+            arguments,
+            tool: None,
+        }
+    }
+
+    fn pair(path: &str, text: &str) -> (String, String) {
+        (path.to_owned(), text.to_owned())
+    }
+
+    #[test]
+    fn tool_fields_cover_name_description_schema_and_annotations() {
+        let tool = tool(
+            json!({
+                "type": "object",
+                "properties": {"path": {"type": "string", "description": "Which file", "maxLength": 10}},
+                "required": ["path"]
+            }),
+            json!({"title": "Read", "readOnlyHint": true}),
+        );
+        assert_eq!(
+            paths(&tool_fields(&tool)),
+            [
+                pair("name", "read_file"),
+                pair("description", "Reads a file."),
+                pair("/inputSchema/properties/path/description", "Which file"),
+                pair("/inputSchema/properties/path/type", "string"),
+                pair("/inputSchema/required/0", "path"),
+                pair("/inputSchema/type", "object"),
+                pair("/annotations/title", "Read"),
+            ]
+        );
+    }
+
+    #[test]
+    fn call_fields_are_the_string_leaves_of_the_arguments() {
+        let call = call(json!({
+            "command": "ls; rm -rf /",
+            "env": [{"name": "X", "value": 1}],
+            "dry_run": false,
+            "note": null
+        }));
+        assert_eq!(
+            paths(&call_fields(&call)),
+            [
+                pair("/arguments/command", "ls; rm -rf /"),
+                pair("/arguments/env/0/name", "X"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_string_value_is_its_own_field() {
+        assert_eq!(
+            paths(&call_fields(&call(json!("just text")))),
+            [pair("/arguments", "just text")]
+        );
+    }
+
+    #[test]
+    fn result_fields_are_the_string_leaves_of_the_response() {
+        let result = ToolResult {
+            call: call(json!({"query": "not scanned here"})),
+            response: json!({"content": [{"type": "text", "text": "hello"}], "isError": false}),
+        };
+        assert_eq!(
+            paths(&result_fields(&result)),
+            [
+                pair("/response/content/0/text", "hello"),
+                pair("/response/content/0/type", "text"),
+            ]
+        );
+    }
+
+    #[test]
+    fn keys_are_escaped_as_json_pointer_tokens_and_not_scanned() {
+        let call = call(json!({"a/b": {"m~n": "v"}, "ignore previous instructions": 1}));
+        assert_eq!(
+            paths(&call_fields(&call)),
+            [pair("/arguments/a~1b/m~0n", "v")]
+        );
+    }
+
+    #[test]
+    fn nesting_beyond_the_depth_bound_is_not_visited() {
+        let mut deep = json!("too deep");
+        for _ in 0..MAX_DEPTH + 1 {
+            deep = json!([deep]);
+        }
+        let too_deep = call(deep.clone());
+        assert!(call_fields(&too_deep).is_empty());
+        let Value::Array(mut items) = deep else {
+            unreachable!("built as an array")
+        };
+        let within = call(items.remove(0));
+        let fields = call_fields(&within);
+        assert_eq!(fields.len(), 1);
+        assert_eq!(fields[0].text, "too deep");
+        assert_eq!(
+            fields[0].path,
+            format!("/arguments{}", "/0".repeat(MAX_DEPTH))
+        );
     }
 }

@@ -57,6 +57,7 @@ mod engine;
 mod error;
 mod event;
 pub mod fields;
+pub mod normalize;
 mod policy;
 mod policy_set;
 pub mod prefilter;

@@ -33,6 +33,19 @@
 //! policy: the [`Pattern`]s a policy lists in its [`Metadata`] come back as
 //! [`Finding`]s, so a policy seldom needs to scan text itself.
 //!
+//! Helpers for judging findings:
+//!
+//! * [`Finding::key`] and [`ToolCall::field_text`] say which argument a
+//!   finding sits in and what its original text is;
+//! * [`ArgumentKind`] tells a shell command, code, SQL, free text and a
+//!   plain value apart, since the same text is routine in one and an attack
+//!   in another;
+//! * [`ArgumentRule`] and [`judge_arguments`] turn a table of patterns with
+//!   per-kind verdicts into an [`Outcome`] with one reason per rule and
+//!   argument;
+//! * [`phrases`] holds the regular expressions of prompt injection (overrides,
+//!   concealment, hidden markup, role play) that several policies share.
+//!
 //! Build the crate for `wasm32-unknown-unknown` as a `cdylib` and turn the
 //! module into a component with the `portcullis-componentize` crate (the
 //! host's build does this for the policies in this repository), or with
@@ -40,7 +53,9 @@
 //!
 //! On targets other than `wasm32` the [`state`] and [`log`] functions use an
 //! in-memory stand-in for the host, so a policy's logic can be unit-tested
-//! natively with `cargo test`.
+//! natively with `cargo test`; with the `testing` feature, the `testing`
+//! module also stands in for the host's prefilter, turning an event and a
+//! policy's patterns into the findings the host would pass.
 //!
 //! [Portcullis]: https://example.invalid/portcullis
 
@@ -49,7 +64,7 @@
 
 #[doc(hidden)]
 pub mod bindings_mod {
-    #![allow(missing_docs, unsafe_code)]
+    #![allow(missing_docs, unsafe_code, clippy::too_many_arguments)]
     wit_bindgen::generate!({
         path: "../wit",
         world: "policy",
@@ -59,19 +74,28 @@ pub mod bindings_mod {
     });
 }
 
+mod argument;
+mod field;
 mod json;
 pub mod log;
 mod outcome;
 mod pattern;
+pub mod phrases;
+mod rule;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
+pub use argument::ArgumentKind;
 #[doc(hidden)]
 pub use bindings_mod as bindings;
 pub use bindings_mod::portcullis::policy::types::{
     BuiltinDetector, Context, EventKind, Finding, Matcher, Metadata, Outcome, Pattern, Reason,
     Tool, ToolCall, ToolResult, Verdict,
 };
+pub use field::words;
 pub use outcome::matches;
+pub use rule::{ArgumentRule, EXCERPT_CHARS, KindVerdicts, excerpt, judge_arguments};
 pub use serde_json;
 
 /// A Portcullis policy.
@@ -103,13 +127,18 @@ pub trait Policy {
 
 /// Exports a type implementing [`Policy`] as the component's `policy` world.
 ///
-/// Use it once per crate, at the top level.
+/// Use it once per crate, at the top level. The exports exist only when the
+/// crate is compiled for `wasm32`: a native build (unit tests, or a tool that
+/// links several policies as libraries) gets the policy type alone, with no
+/// exported symbols to clash.
 #[macro_export]
 macro_rules! export_policy {
     ($policy:ty) => {
+        #[cfg(target_arch = "wasm32")]
         #[doc(hidden)]
         struct __PortcullisGuest;
 
+        #[cfg(target_arch = "wasm32")]
         impl $crate::bindings::Guest for __PortcullisGuest {
             fn metadata() -> $crate::Metadata {
                 <$policy as $crate::Policy>::metadata()
@@ -140,6 +169,7 @@ macro_rules! export_policy {
             }
         }
 
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_policy_world!(__PortcullisGuest with_types_in $crate::bindings);
     };
 }

@@ -5,7 +5,8 @@ use std::io::BufRead;
 
 use anyhow::{Context as _, bail};
 use portcullis::{
-    Context, Decision, Event, PolicySet, SessionState, StateQuota, ToolCall, ToolDefinition, Verdict,
+    Context, Decision, Event, PolicySet, SessionState, StateQuota, ToolCall, ToolDefinition,
+    Verdict,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -46,16 +47,27 @@ pub struct CallCase {
 }
 
 impl Case {
+    /// The id as a person reads it: a string id without its quotes.
+    pub fn display_id(&self) -> String {
+        match &self.id {
+            Value::String(id) => id.clone(),
+            other => other.to_string(),
+        }
+    }
+
     /// Decides the case in a session of its own.
     pub fn decide(&self, policies: &PolicySet) -> anyhow::Result<Decision> {
         let context = Context {
-            session: format!("case-{}", self.id),
+            session: format!("case-{}", self.display_id()),
             server: self.server.clone().unwrap_or_else(|| "unknown".to_owned()),
         };
         let session = SessionState::new(StateQuota::default());
         let event = match self.kind.as_str() {
             "tool_description" => {
-                let tool = self.tool.as_ref().context("a tool_description case needs `tool`")?;
+                let tool = self
+                    .tool
+                    .as_ref()
+                    .context("a tool_description case needs `tool`")?;
                 if let Some(previous) = &self.previous_tool {
                     let previous = ToolDefinition::from_mcp(previous).context("`previous_tool`")?;
                     policies.evaluate(&context, &Event::Tool(previous), &session);
@@ -63,7 +75,10 @@ impl Case {
                 Event::Tool(ToolDefinition::from_mcp(tool).context("`tool`")?)
             }
             "tool_call" => {
-                let call = self.call.as_ref().context("a tool_call case needs `call`")?;
+                let call = self
+                    .call
+                    .as_ref()
+                    .context("a tool_call case needs `call`")?;
                 Event::Call(ToolCall {
                     name: call.name.clone(),
                     arguments: call.arguments.clone(),

@@ -60,5 +60,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         writeln!(stdout, "{output}").context("writing to standard output")?;
     }
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -77,7 +77,12 @@ fn new(dir: &Path, sdk: Option<&Path>) -> anyhow::Result<ExitCode> {
         None => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
     };
     let files = [
-        ("Cargo.toml", templates::CARGO_TOML.replace("{name}", name).replace("{sdk}", &sdk)),
+        (
+            "Cargo.toml",
+            templates::CARGO_TOML
+                .replace("{name}", name)
+                .replace("{sdk}", &sdk),
+        ),
         ("src/lib.rs", templates::LIB_RS.replace("{name}", name)),
         ("cases.jsonl", templates::CASES.to_owned()),
     ];
@@ -96,8 +101,13 @@ fn new(dir: &Path, sdk: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 fn build(dir: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
     let manifest = dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest)
-        .with_context(|| format!("reading {}: is {} a Rust policy crate?", manifest.display(), dir.display()))?;
+    let text = std::fs::read_to_string(&manifest).with_context(|| {
+        format!(
+            "reading {}: is {} a Rust policy crate?",
+            manifest.display(),
+            dir.display()
+        )
+    })?;
     let package = text
         .lines()
         .find_map(|line| line.trim().strip_prefix("name = \""))
@@ -126,7 +136,8 @@ fn build(dir: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 fn test(cases: &Path, options: &PolicyOptions) -> anyhow::Result<ExitCode> {
     let (_engine, policies) = options.load()?;
-    let file = std::fs::File::open(cases).with_context(|| format!("opening {}", cases.display()))?;
+    let file =
+        std::fs::File::open(cases).with_context(|| format!("opening {}", cases.display()))?;
     let (mut passed, mut failed) = (0usize, 0usize);
     for (line, case) in read_cases(BufReader::new(file)) {
         let case = case.with_context(|| format!("{}:{line}", cases.display()))?;
@@ -149,16 +160,23 @@ fn test(cases: &Path, options: &PolicyOptions) -> anyhow::Result<ExitCode> {
                 .map(|reason| format!("{}/{}", reason.policy, reason.rule))
                 .collect();
             println!(
-                "FAIL {} (line {line}): expected {expect:?}{}, got {:?} [{}]",
-                case.id,
-                case.expect_rule.as_deref().map(|rule| format!(" by {rule}")).unwrap_or_default(),
+                "FAIL {} (line {line}): expected {expect}{}, got {} [{}]",
+                case.display_id(),
+                case.expect_rule
+                    .as_deref()
+                    .map(|rule| format!(" by {rule}"))
+                    .unwrap_or_default(),
                 decision.verdict,
                 rules.join(", ")
             );
         }
     }
     println!("{passed} passed, {failed} failed");
-    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The files `policy new` writes.

@@ -56,7 +56,11 @@ impl Tally {
     }
 
     fn rate(&self) -> f64 {
-        if self.cases == 0 { 0.0 } else { 100.0 * self.flagged as f64 / self.cases as f64 }
+        if self.cases == 0 {
+            0.0
+        } else {
+            100.0 * self.flagged as f64 / self.cases as f64
+        }
     }
 }
 
@@ -80,7 +84,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (_engine, policies) = args.policies.load()?;
     let mut reports = Vec::new();
     for path in &args.files {
-        let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+        let file =
+            std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
         let mut report = FileReport {
             file: path.display().to_string(),
             malicious: Tally::default(),
@@ -100,7 +105,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             match case.label.as_deref() {
                 Some("malicious") => {
                     report.malicious.add(verdict);
-                    let attack = case.attack.clone().unwrap_or_else(|| "unspecified".to_owned());
+                    let attack = case
+                        .attack
+                        .clone()
+                        .unwrap_or_else(|| "unspecified".to_owned());
                     report.attacks.entry(attack).or_default().add(verdict);
                     if verdict == Verdict::Allow {
                         report.missed.push(case.id);
@@ -112,7 +120,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                         report.false_positives.push(case.id);
                     }
                 }
-                other => bail!("{}:{line}: label {other:?}: expected malicious or benign", path.display()),
+                other => bail!(
+                    "{}:{line}: label {other:?}: expected malicious or benign",
+                    path.display()
+                ),
             }
         }
         report.recall = report.malicious.rate();
@@ -140,7 +151,10 @@ fn print_markdown(report: &FileReport) {
     let row = |name: &str, tally: &Tally, what: &str| {
         println!(
             "| {name} | {} | {} | {} | {what} {:.1}% |",
-            tally.cases, tally.flagged, tally.denied, tally.rate()
+            tally.cases,
+            tally.flagged,
+            tally.denied,
+            tally.rate()
         );
     };
     row("malicious", &report.malicious, "recall");
@@ -150,12 +164,18 @@ fn print_markdown(report: &FileReport) {
     for (attack, tally) in &report.attacks {
         println!(
             "| {attack} | {} | {} | {} | {:.1}% |",
-            tally.cases, tally.flagged, tally.denied, tally.rate()
+            tally.cases,
+            tally.flagged,
+            tally.denied,
+            tally.rate()
         );
     }
     if !report.missed.is_empty() || !report.false_positives.is_empty() {
         let ids = |ids: &[serde_json::Value]| {
-            ids.iter().map(|id| id.to_string()).collect::<Vec<_>>().join(", ")
+            ids.iter()
+                .map(|id| id.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         println!("\nmissed: {}", ids(&report.missed));
         println!("false positives: {}", ids(&report.false_positives));

@@ -1,0 +1,200 @@
+//! End-to-end tests of the `portcullis` command line: `check` on the
+//! embedded default policies, and the policy author's `policy new`, `build`
+//! and `test` round trip.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn portcullis() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ sits in the workspace")
+        .to_owned()
+}
+
+fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("portcullis starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("stdin written");
+    child.wait_with_output().expect("portcullis exits")
+}
+
+fn decisions(output: &Output) -> Vec<Value> {
+    String::from_utf8(output.stdout.clone())
+        .expect("stdout is UTF-8")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("every output line is JSON"))
+        .collect()
+}
+
+fn verdict_of<'a>(decisions: &'a [Value], id: &str) -> &'a Value {
+    decisions
+        .iter()
+        .find(|decision| decision["id"] == id)
+        .unwrap_or_else(|| panic!("no decision for {id}"))
+}
+
+#[test]
+fn check_decides_every_example_with_the_embedded_policies() {
+    let output = portcullis()
+        .arg("check")
+        .arg(workspace().join("examples/events.jsonl"))
+        .output()
+        .expect("portcullis runs");
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let decisions = decisions(&output);
+    assert_eq!(decisions.len(), 11, "one decision per line");
+
+    for allowed in ["ex-1", "ex-6", "ex-9"] {
+        let decision = verdict_of(&decisions, allowed);
+        assert_eq!(decision["verdict"], "allow", "{decision}");
+        assert_eq!(decision["reasons"], Value::Array(vec![]), "{decision}");
+    }
+    for refused in ["ex-2", "ex-3", "ex-4", "ex-7", "ex-8", "ex-10", "ex-11"] {
+        let decision = verdict_of(&decisions, refused);
+        assert_ne!(decision["verdict"], "allow", "{decision}");
+        let reason = &decision["reasons"][0];
+        for key in ["policy", "rule", "message"] {
+            assert!(
+                reason[key].as_str().is_some_and(|text| !text.is_empty()),
+                "{decision}"
+            );
+        }
+    }
+
+    let injection = verdict_of(&decisions, "ex-7");
+    assert_eq!(injection["verdict"], "deny");
+    let reason = injection["reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .find(|reason| reason["policy"] == "command-injection")
+        .expect("command-injection explains the deny");
+    let finding = &reason["findings"][0];
+    assert_eq!(finding["field"], "/arguments/path");
+    assert!(
+        finding["matched"]
+            .as_str()
+            .expect("matched text")
+            .contains("rm"),
+        "{finding}"
+    );
+}
+
+#[test]
+fn check_reports_a_bad_line_and_decides_the_others() {
+    let input = concat!(
+        r#"{"id": "good-1", "kind": "tool_call", "call": {"name": "echo", "arguments": {"text": "hi"}}}"#,
+        "\n{not json\n",
+        r#"{"id": "odd", "kind": "prompt"}"#,
+        "\n",
+        r#"{"id": "good-2", "kind": "tool_call", "call": {"name": "echo", "arguments": {"text": "x; rm -rf /"}}}"#,
+        "\n",
+    );
+    let mut command = portcullis();
+    command.arg("check");
+    let output = run_with_stdin(command, input);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "a bad line makes the exit status 1"
+    );
+    let decisions = decisions(&output);
+    assert_eq!(decisions.len(), 4);
+    assert_eq!(decisions[0]["verdict"], "allow");
+    assert_eq!(decisions[1]["line"], 2);
+    assert!(
+        decisions[1]["error"]
+            .as_str()
+            .expect("an error")
+            .contains("parsing")
+    );
+    assert!(
+        decisions[2]["error"]
+            .as_str()
+            .expect("an error")
+            .contains("unknown kind")
+    );
+    assert_eq!(decisions[3]["verdict"], "deny");
+}
+
+#[test]
+fn a_policy_author_can_scaffold_build_and_test_a_policy() {
+    let scratch = tempfile::tempdir().expect("a scratch directory");
+    let dir = scratch.path().join("no-private-keys");
+    let status = portcullis()
+        .args(["policy", "new"])
+        .arg(&dir)
+        .arg("--sdk")
+        .arg(workspace().join("sdk"))
+        .status()
+        .expect("policy new runs");
+    assert!(status.success());
+
+    let output = portcullis()
+        .args(["policy", "build"])
+        .arg(&dir)
+        .output()
+        .expect("policy build runs");
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let component = PathBuf::from(String::from_utf8(output.stdout).expect("UTF-8").trim());
+    assert!(
+        component.is_file(),
+        "policy build prints the component's path"
+    );
+
+    let output = portcullis()
+        .args(["policy", "test"])
+        .arg(dir.join("cases.jsonl"))
+        .arg("--policies")
+        .arg(component.parent().expect("a directory"))
+        .output()
+        .expect("policy test runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "stdout: {stdout}");
+    assert!(stdout.contains("2 passed, 0 failed"), "stdout: {stdout}");
+
+    let failing = dir.join("failing.jsonl");
+    std::fs::write(
+        &failing,
+        r#"{"id": "wrong", "kind": "tool_call", "call": {"name": "echo", "arguments": {"text": "hello"}}, "expect": "deny"}"#,
+    )
+    .expect("cases written");
+    let output = portcullis()
+        .args(["policy", "test"])
+        .arg(&failing)
+        .arg("--policies")
+        .arg(component.parent().expect("a directory"))
+        .output()
+        .expect("policy test runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "stdout: {stdout}");
+    assert!(
+        stdout.contains("FAIL wrong") && stdout.contains("0 passed, 1 failed"),
+        "stdout: {stdout}"
+    );
+}

@@ -48,6 +48,8 @@ async def run(steps, command, approve):
             read_stream,
             write_stream,
             message_handler=on_message,
+            # A guard against a hung peer, not a timing requirement.
+            read_timeout_seconds=300,
             elicitation_callback=on_elicitation if approve else None,
         ) as session:
             await session.initialize()
@@ -60,7 +62,7 @@ async def run(steps, command, approve):
                     text = "".join(block.text for block in result.content if isinstance(block, types.TextContent))
                     emit({"isError": bool(result.is_error), "text": text})
                 elif step.get("wait") == "tools/list_changed":
-                    with anyio.fail_after(30):
+                    with anyio.fail_after(300):
                         await list_changed.wait()
                     emit({"notified": True})
                 else:

@@ -34,16 +34,31 @@ fn default_policies_keep_detection_and_false_positives_within_floors() {
         .args(FLOORS.iter().map(|(file, _, _)| dir.join(file)))
         .output()
         .expect("portcullis runs");
-    assert!(output.status.success(), "stderr: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let reports: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the report is JSON");
     assert_eq!(reports.len(), FLOORS.len());
 
     for (report, (file, min_recall, max_false_positives)) in reports.iter().zip(FLOORS) {
         let recall = report["recall"].as_f64().expect("recall");
-        let false_positives = report["false_positive_rate"].as_f64().expect("false positive rate");
-        assert!(report["malicious"]["cases"].as_u64() > Some(0), "{file}: no malicious cases read");
-        assert!(report["benign"]["cases"].as_u64() > Some(0), "{file}: no benign cases read");
-        assert!(recall >= *min_recall, "{file}: recall {recall:.1}% is below {min_recall}%");
+        let false_positives = report["false_positive_rate"]
+            .as_f64()
+            .expect("false positive rate");
+        assert!(
+            report["malicious"]["cases"].as_u64() > Some(0),
+            "{file}: no malicious cases read"
+        );
+        assert!(
+            report["benign"]["cases"].as_u64() > Some(0),
+            "{file}: no benign cases read"
+        );
+        assert!(
+            recall >= *min_recall,
+            "{file}: recall {recall:.1}% is below {min_recall}%"
+        );
         assert!(
             false_positives <= *max_false_positives,
             "{file}: false positives {false_positives:.1}% exceed {max_false_positives}%"

@@ -28,7 +28,10 @@ fn trifecta_policies() -> PathBuf {
 }
 
 fn trifecta_server() -> Vec<OsString> {
-    vec![python().into(), peers_dir().join("trifecta_server.py").into()]
+    vec![
+        python().into(),
+        peers_dir().join("trifecta_server.py").into(),
+    ]
 }
 
 fn call(name: &str) -> Value {
@@ -52,15 +55,28 @@ fn an_outbound_call_is_denied_once_the_session_holds_private_data_and_untrusted_
     let out = python_client(&steps, None, &proxy);
     assert_eq!(out[0], json!({"isError": false, "text": "sent"}));
     assert_eq!(out[1]["isError"], false);
-    assert_eq!(out[2], json!({"isError": false, "text": "sent"}), "one leg is not enough");
-    assert_eq!(out[3]["isError"], false, "the untrusted content itself passes");
+    assert_eq!(
+        out[2],
+        json!({"isError": false, "text": "sent"}),
+        "one leg is not enough"
+    );
+    assert_eq!(
+        out[3]["isError"], false,
+        "the untrusted content itself passes"
+    );
     assert_eq!(out[4]["isError"], true, "{}", out[4]);
     let text = out[4]["text"].as_str().unwrap();
     assert!(
-        text.starts_with("Portcullis denied the call to `send_email`: lethal-trifecta/lethal-trifecta:"),
+        text.starts_with(
+            "Portcullis denied the call to `send_email`: lethal-trifecta/lethal-trifecta:"
+        ),
         "{text}"
     );
 
     let fresh = python_client(&json!([call("send_email")]), None, &proxy);
-    assert_eq!(fresh[0], json!({"isError": false, "text": "sent"}), "taint leaked across sessions");
+    assert_eq!(
+        fresh[0],
+        json!({"isError": false, "text": "sent"}),
+        "taint leaked across sessions"
+    );
 }

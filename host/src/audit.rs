@@ -382,7 +382,6 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -388,9 +388,8 @@ mod tests {
 
     #[test]
     fn naming_one_secret_several_ways_is_one_concern() {
-        let outcome = check(
-            "Runs a command over SSH, authenticating with the private key at ~/.ssh/id_rsa.",
-        );
+        let outcome =
+            check("Runs a command over SSH, authenticating with the private key at ~/.ssh/id_rsa.");
         assert_eq!(outcome.verdict, Verdict::Escalate, "{:?}", outcome.reasons);
         assert_eq!(rules(&outcome), ["sensitive-path", "sensitive-data"]);
     }

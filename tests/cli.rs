@@ -108,7 +108,7 @@ fn check_reports_a_bad_line_and_decides_the_others() {
         "\n{not json\n",
         r#"{"id": "odd", "kind": "prompt"}"#,
         "\n",
-        r#"{"id": "good-2", "kind": "tool_call", "call": {"name": "echo", "arguments": {"text": "x; rm -rf /"}}}"#,
+        r#"{"id": "good-2", "kind": "tool_call", "call": {"name": "read_file", "arguments": {"path": "logs/app.log; rm -rf /"}}}"#,
         "\n",
     );
     let mut command = portcullis();

@@ -54,7 +54,10 @@ use regex_automata::util::syntax;
 use serde_json::Value;
 use unicode_normalization::UnicodeNormalization;
 
-use crate::{BuiltinDetector, Context, Finding, Matcher, Metadata, Tool, ToolCall, ToolResult};
+use crate::{
+    BuiltinDetector, Context, Finding, Matcher, Metadata, Outcome, Policy, Tool, ToolCall,
+    ToolResult,
+};
 
 /// A context for one test session.
 pub fn context() -> Context {
@@ -127,6 +130,23 @@ pub fn result_findings(metadata: &Metadata, result: &ToolResult) -> Vec<Finding>
     let mut fields = Vec::new();
     string_leaves(&result.response_json(), "/response", &mut fields);
     scan(metadata, &fields)
+}
+
+/// Runs `P`'s call check on a call to `name`, with the findings the host's
+/// prefilter would give it for `P`'s patterns.
+pub fn check_call<P: Policy>(name: &str, arguments: Value) -> Outcome {
+    let call = call(name, arguments);
+    let findings = call_findings(&P::metadata(), &call);
+    P::check_call(&context(), &call, &findings)
+}
+
+/// The rule of each reason of an outcome, in order.
+pub fn rules(outcome: &Outcome) -> Vec<&str> {
+    outcome
+        .reasons
+        .iter()
+        .map(|reason| reason.rule.as_str())
+        .collect()
 }
 
 /// The host's normal form of a text field.

@@ -306,6 +306,7 @@ export_policy!(DescriptionPoisoning);
 mod tests {
     use portcullis_sdk::serde_json::{Value, json};
     use portcullis_sdk::testing;
+    use portcullis_sdk::testing::rules;
 
     use super::*;
 
@@ -317,10 +318,6 @@ mod tests {
 
     fn check(description: &str) -> Outcome {
         check_with(description, json!({ "type": "object", "properties": {} }))
-    }
-
-    fn rules(outcome: &Outcome) -> Vec<&str> {
-        outcome.reasons.iter().map(|r| r.rule.as_str()).collect()
     }
 
     #[test]

@@ -49,18 +49,13 @@ export_policy!(PathTraversal);
 #[cfg(test)]
 mod tests {
     use portcullis_sdk::serde_json::{Value, json};
+    use portcullis_sdk::testing::rules;
     use portcullis_sdk::{Verdict, testing};
 
     use super::*;
 
     fn check(tool: &str, arguments: Value) -> Outcome {
-        let call = testing::call(tool, arguments);
-        let findings = testing::call_findings(&PathTraversal::metadata(), &call);
-        PathTraversal::check_call(&testing::context(), &call, &findings)
-    }
-
-    fn rules(outcome: &Outcome) -> Vec<&str> {
-        outcome.reasons.iter().map(|r| r.rule.as_str()).collect()
+        testing::check_call::<PathTraversal>(tool, arguments)
     }
 
     #[test]

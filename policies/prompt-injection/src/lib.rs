@@ -183,6 +183,7 @@ export_policy!(PromptInjection);
 mod tests {
     use portcullis_sdk::serde_json::{Value, json};
     use portcullis_sdk::testing;
+    use portcullis_sdk::testing::rules;
 
     use super::*;
 
@@ -199,10 +200,6 @@ mod tests {
         );
         let findings = testing::result_findings(&PromptInjection::metadata(), &result);
         PromptInjection::check_result(&testing::context(), &result, &findings)
-    }
-
-    fn rules(outcome: &Outcome) -> Vec<&str> {
-        outcome.reasons.iter().map(|r| r.rule.as_str()).collect()
     }
 
     #[test]

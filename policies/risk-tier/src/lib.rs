@@ -139,6 +139,7 @@ export_policy!(RiskTier);
 mod tests {
     use portcullis_sdk::serde_json::{Value, json};
     use portcullis_sdk::testing;
+    use portcullis_sdk::testing::rules;
 
     use super::*;
 
@@ -151,10 +152,6 @@ mod tests {
             annotations,
         ));
         RiskTier::check_call(&testing::context(), &call, &[])
-    }
-
-    fn rules(outcome: &Outcome) -> Vec<&str> {
-        outcome.reasons.iter().map(|r| r.rule.as_str()).collect()
     }
 
     #[test]

@@ -177,17 +177,12 @@ export_policy!(SqlInjection);
 mod tests {
     use portcullis_sdk::serde_json::{Value, json};
     use portcullis_sdk::testing;
+    use portcullis_sdk::testing::rules;
 
     use super::*;
 
     fn check(tool: &str, arguments: Value) -> Outcome {
-        let call = testing::call(tool, arguments);
-        let findings = testing::call_findings(&SqlInjection::metadata(), &call);
-        SqlInjection::check_call(&testing::context(), &call, &findings)
-    }
-
-    fn rules(outcome: &Outcome) -> Vec<&str> {
-        outcome.reasons.iter().map(|r| r.rule.as_str()).collect()
+        testing::check_call::<SqlInjection>(tool, arguments)
     }
 
     #[test]

@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use anyhow::Result;
 use portcullis::{
-    Context, Decision, Engine, EngineConfig, Event, LoadError, POLICY_FAILURE_RULE, PolicySet,
-    SessionState, ToolCall, Verdict,
+    Context, Decision, Engine, EngineConfig, Event, InstanceReuse, LoadError, POLICY_FAILURE_RULE,
+    PolicySet, SessionState, ToolCall, Verdict,
 };
 use portcullis_tests::wat_policy::{
-    CITE_ALL_FINDINGS, CITE_MISSING_FINDING, DENY, DENY_AFTER_FIRST_CALL, ESCALATE, GROW_MEMORY,
-    LOOP_FOREVER, TARGET, UNREACHABLE, WatPolicy,
+    CITE_ALL_FINDINGS, CITE_MISSING_FINDING, DENY, DENY_AFTER_FIRST_CALL,
+    DENY_AFTER_FIRST_CALL_IN_INSTANCE, ESCALATE, GROW_MEMORY, GROW_ONE_MIB, LOOP_FOREVER, TARGET,
+    TRAP_ON_SECOND_CALL_IN_INSTANCE, UNREACHABLE, WatPolicy,
 };
 use serde_json::json;
 
@@ -355,16 +356,28 @@ fn sessions_keep_separate_state() -> Result<()> {
 
 #[test]
 fn threads_share_one_policy_set() -> Result<()> {
-    let engine = Engine::new(EngineConfig::default())?;
+    for instance_reuse in [None, Some(InstanceReuse::default())] {
+        let engine = Engine::new(EngineConfig {
+            instance_reuse,
+            ..EngineConfig::default()
+        })?;
+        evaluate_from_threads(&engine)?;
+    }
+    Ok(())
+}
+
+/// Four threads, each with a session of its own, evaluate calls to a
+/// policy that remembers the first call of each session.
+fn evaluate_from_threads(engine: &Engine) -> Result<()> {
     let policies = load(
-        &engine,
+        engine,
         &[WatPolicy::new("once").on_target(DENY_AFTER_FIRST_CALL)],
     )?;
     let target = call(TARGET, json!({}));
     std::thread::scope(|scope| {
         let threads: Vec<_> = (0..4)
             .map(|thread| {
-                let (policies, target, engine) = (&policies, &target, &engine);
+                let (policies, target) = (&policies, &target);
                 scope.spawn(move || {
                     let session = SessionState::new(engine.config().state_quota);
                     let ctx = ctx(&format!("session-{thread}"));
@@ -467,5 +480,207 @@ fn a_directory_of_components_loads_in_name_order() -> Result<()> {
     let names: Vec<String> = loaded?.policies().map(|info| info.name.clone()).collect();
     assert_eq!(names, ["first", "second"]);
     assert!(matches!(refused, Err(LoadError::NoPolicies { .. })));
+    Ok(())
+}
+
+/// An engine that reuses instances under `reuse`.
+fn reusing(reuse: InstanceReuse) -> Result<Engine> {
+    Ok(Engine::new(EngineConfig {
+        instance_reuse: Some(reuse),
+        ..EngineConfig::default()
+    })?)
+}
+
+/// The verdicts of `count` calls to [`TARGET`], each in a fresh session.
+fn verdicts(engine: &Engine, policies: &PolicySet, count: usize) -> Vec<Verdict> {
+    (0..count)
+        .map(|_| call_target(engine, policies).verdict)
+        .collect()
+}
+
+#[test]
+fn fresh_instances_keep_nothing_between_evaluations() -> Result<()> {
+    let engine = Engine::new(EngineConfig::default())?;
+    let policies = load(
+        &engine,
+        &[WatPolicy::new("counts").on_target(DENY_AFTER_FIRST_CALL_IN_INSTANCE)],
+    )?;
+    assert_eq!(verdicts(&engine, &policies, 3), [Verdict::Allow; 3]);
+    Ok(())
+}
+
+#[test]
+fn a_reused_instance_is_dropped_after_max_calls() -> Result<()> {
+    let engine = reusing(InstanceReuse {
+        max_calls: 2,
+        ..InstanceReuse::default()
+    })?;
+    let policies = load(
+        &engine,
+        &[WatPolicy::new("counts").on_target(DENY_AFTER_FIRST_CALL_IN_INSTANCE)],
+    )?;
+    // The guest global survives in a reused instance (which is why reuse is
+    // only for policies that keep their state in host state), until the
+    // instance has served two calls.
+    assert_eq!(
+        verdicts(&engine, &policies, 4),
+        [Verdict::Allow, Verdict::Deny, Verdict::Allow, Verdict::Deny]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_reused_instance_that_fails_is_dropped() -> Result<()> {
+    let engine = reusing(InstanceReuse::default())?;
+    let policies = load(
+        &engine,
+        &[WatPolicy::new("traps").on_target(TRAP_ON_SECOND_CALL_IN_INSTANCE)],
+    )?;
+    for _ in 0..2 {
+        assert_eq!(call_target(&engine, &policies).verdict, Verdict::Allow);
+        let message = failure_of(&call_target(&engine, &policies), "traps", Verdict::Deny);
+        assert!(message.contains("unreachable"), "{message}");
+    }
+    Ok(())
+}
+
+#[test]
+fn a_reused_instance_that_grew_past_max_memory_is_dropped() -> Result<()> {
+    let grows = WatPolicy::new("grows").on_target(&format!(
+        "{GROW_ONE_MIB} {DENY_AFTER_FIRST_CALL_IN_INSTANCE}"
+    ));
+    // The policy starts with 128 KiB and grows by 1 MiB per call.
+    let small = reusing(InstanceReuse {
+        max_memory: 1 << 20,
+        ..InstanceReuse::default()
+    })?;
+    let policies = load(&small, std::slice::from_ref(&grows))?;
+    assert_eq!(verdicts(&small, &policies, 3), [Verdict::Allow; 3]);
+
+    let large = reusing(InstanceReuse {
+        max_memory: 4 << 20,
+        ..InstanceReuse::default()
+    })?;
+    let policies = load(&large, &[grows])?;
+    assert_eq!(
+        verdicts(&large, &policies, 2),
+        [Verdict::Allow, Verdict::Deny]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_reused_instance_gets_a_new_deadline_for_each_call() -> Result<()> {
+    let engine = Engine::new(EngineConfig {
+        timeout: Duration::from_millis(10),
+        instance_reuse: Some(InstanceReuse::default()),
+        ..EngineConfig::default()
+    })?;
+    let policies = load(
+        &engine,
+        &[WatPolicy::new("counts").on_target(DENY_AFTER_FIRST_CALL_IN_INSTANCE)],
+    )?;
+    assert_eq!(call_target(&engine, &policies).verdict, Verdict::Allow);
+    // Long past the first call's deadline, the reused instance still runs.
+    std::thread::sleep(Duration::from_millis(50));
+    let decision = call_target(&engine, &policies);
+    assert_eq!(decision.verdict, Verdict::Deny, "{decision:#?}");
+    assert_eq!(decision.reasons[0].rule, "seen-before", "{decision:#?}");
+    Ok(())
+}
+
+#[test]
+fn reuse_applies_only_to_the_policies_named() -> Result<()> {
+    let engine = reusing(InstanceReuse {
+        policies: Some(vec!["reused".into()]),
+        ..InstanceReuse::default()
+    })?;
+    let policies = load(
+        &engine,
+        &[
+            WatPolicy::new("reused").on_target(DENY_AFTER_FIRST_CALL_IN_INSTANCE),
+            WatPolicy::new("fresh").on_target(DENY_AFTER_FIRST_CALL_IN_INSTANCE),
+        ],
+    )?;
+    call_target(&engine, &policies);
+    let decision = call_target(&engine, &policies);
+    let verdicts: Vec<(&str, Verdict)> = decision
+        .policies
+        .iter()
+        .map(|report| (report.name.as_str(), report.verdict))
+        .collect();
+    assert_eq!(
+        verdicts,
+        [("reused", Verdict::Deny), ("fresh", Verdict::Allow)]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_reused_instance_sees_only_the_session_being_evaluated() -> Result<()> {
+    let engine = reusing(InstanceReuse::default())?;
+    // `remembers` keeps its state in the session; `counts` shows that the
+    // instance is indeed reused.
+    let policies = load(
+        &engine,
+        &[
+            WatPolicy::new("remembers").on_target(DENY_AFTER_FIRST_CALL),
+            WatPolicy::new("counts").on_target(DENY_AFTER_FIRST_CALL_IN_INSTANCE),
+        ],
+    )?;
+    let (first, second) = (
+        SessionState::new(engine.config().state_quota),
+        SessionState::new(engine.config().state_quota),
+    );
+    let target = call(TARGET, json!({}));
+    let verdicts = |ctx: &Context, session: &SessionState| -> Vec<(String, Verdict)> {
+        policies
+            .evaluate(ctx, &target, session)
+            .policies
+            .into_iter()
+            .map(|report| (report.name, report.verdict))
+            .collect()
+    };
+    let expected = |remembers, counts| {
+        vec![
+            ("remembers".to_owned(), remembers),
+            ("counts".to_owned(), counts),
+        ]
+    };
+    assert_eq!(
+        verdicts(&ctx("first"), &first),
+        expected(Verdict::Allow, Verdict::Allow)
+    );
+    assert_eq!(
+        verdicts(&ctx("second"), &second),
+        expected(Verdict::Allow, Verdict::Deny)
+    );
+    assert_eq!(
+        verdicts(&ctx("first"), &first),
+        expected(Verdict::Deny, Verdict::Deny)
+    );
+    Ok(())
+}
+
+#[test]
+fn idle_instances_never_exhaust_the_instance_pool() -> Result<()> {
+    // Three reused policies and a pool of two instances: were every policy
+    // to keep an idle instance, the third could never be instantiated.
+    let engine = Engine::new(EngineConfig {
+        max_instances: 2,
+        instance_reuse: Some(InstanceReuse::default()),
+        ..EngineConfig::default()
+    })?;
+    let policies = load(
+        &engine,
+        &[
+            WatPolicy::new("a"),
+            WatPolicy::new("b"),
+            WatPolicy::new("c"),
+        ],
+    )?;
+    for _ in 0..3 {
+        assert_still_serves(&engine, &policies);
+    }
     Ok(())
 }

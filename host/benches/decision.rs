@@ -1,6 +1,7 @@
 //! Decision latency: one event through the prefilter and the policies, as
 //! p50/p99 over many runs, for one policy and for the whole default bundle,
-//! each policy in a fresh instance per decision.
+//! with a fresh instance per decision and with warm instance reuse, beside
+//! an equivalent Rego policy evaluated by regorus in the same run.
 //!
 //! `cargo bench -p portcullis --bench decision` (add `-- --quick` for a short run).
 
@@ -8,9 +9,31 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use portcullis::{
-    Context, Engine, EngineConfig, Event, PolicySet, SessionState, StateQuota, ToolCall,
+    Context, Engine, EngineConfig, Event, InstanceReuse, PolicySet, SessionState, StateQuota,
+    ToolCall, Verdict,
 };
 use serde_json::json;
+
+/// The Rego twin of the `command-injection` policy's core rule.
+const REGO: &str = r#"
+package portcullis.command_injection
+
+import rego.v1
+
+patterns := [
+    `[;&|]\s*(rm|nc|curl|wget|bash|sh)\b`,
+    `\$\(`,
+    `\.\./`,
+]
+
+deny contains message if {
+    some key, value in input.arguments
+    is_string(value)
+    some pattern in patterns
+    regex.match(pattern, value)
+    message := sprintf("argument %s matches %s", [key, pattern])
+}
+"#;
 
 struct Stats {
     p50: Duration,
@@ -78,16 +101,63 @@ fn main() {
     println!("{iterations} decisions each; microseconds\n");
     println!("| case | p50 µs | p99 µs | mean µs |");
     println!("| --- | ---: | ---: | ---: |");
-    let engine = Engine::new(EngineConfig::default()).expect("the engine starts");
-    let one = policies(&engine, Some("command-injection"));
-    let all = policies(&engine, None);
-    let count = all.policies().count();
-    for (set_name, set) in [("1 policy", &one), (&*format!("{count} policies"), &all)] {
-        for (event_name, event) in [("benign call", &benign), ("hostile call", &hostile)] {
-            let stats = measure(iterations, || {
-                black_box(set.evaluate(&context, black_box(event), &session));
-            });
-            print_row(&format!("{set_name}, {event_name}"), &stats);
+    for (reuse_name, reuse) in [
+        ("fresh instance", None),
+        ("reused instance", Some(InstanceReuse::default())),
+    ] {
+        let engine = Engine::new(EngineConfig {
+            instance_reuse: reuse,
+            ..EngineConfig::default()
+        })
+        .expect("the engine starts");
+        let one = policies(&engine, Some("command-injection"));
+        let all = policies(&engine, None);
+        let count = all.policies().count();
+        for (set_name, set) in [("1 policy", &one), (&*format!("{count} policies"), &all)] {
+            for (event_name, event) in [("benign call", &benign), ("hostile call", &hostile)] {
+                // Measure the real decision, not a failure path.
+                let decision = set.evaluate(&context, event, &session);
+                let expected = if event_name == "hostile call" {
+                    Verdict::Deny
+                } else {
+                    Verdict::Allow
+                };
+                assert_eq!(decision.verdict, expected, "{decision:?}");
+                assert!(
+                    decision
+                        .policies
+                        .iter()
+                        .all(|report| report.error.is_none())
+                );
+                let stats = measure(iterations, || {
+                    black_box(set.evaluate(&context, black_box(event), &session));
+                });
+                print_row(&format!("{set_name}, {reuse_name}, {event_name}"), &stats);
+            }
         }
+    }
+
+    for (event_name, arguments) in [
+        ("benign call", json!({"path": "logs/app.log", "lines": 50})),
+        ("hostile call", json!({"path": "app.log; rm -rf / #"})),
+    ] {
+        let mut rego = regorus::Engine::new();
+        rego.add_policy("command_injection.rego".into(), REGO.into())
+            .expect("the Rego policy parses");
+        let input = json!({"name": "read_log", "arguments": arguments}).to_string();
+        rego.set_input(regorus::Value::from_json_str(&input).expect("input is JSON"));
+        let denials = rego
+            .eval_rule("data.portcullis.command_injection.deny".into())
+            .expect("the rule evaluates");
+        let denied = !denials.as_set().expect("`deny` is a set").is_empty();
+        assert_eq!(denied, event_name == "hostile call", "{denials}");
+        let stats = measure(iterations, || {
+            rego.set_input(regorus::Value::from_json_str(&input).expect("input is JSON"));
+            black_box(
+                rego.eval_rule("data.portcullis.command_injection.deny".into())
+                    .expect("the rule evaluates"),
+            );
+        });
+        print_row(&format!("regorus, 1 Rego policy, {event_name}"), &stats);
     }
 }

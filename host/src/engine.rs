@@ -4,19 +4,21 @@
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 use crate::bindings;
 use crate::bundle::DEFAULT_POLICIES;
+use crate::cache::ComponentCache;
 use crate::decision::Verdict;
 use crate::error::{EngineError, LoadError};
 use crate::event::hex;
+use crate::instance::{IdleBudget, InstanceReuse};
 use crate::policy::Policy;
 use crate::policy_set::PolicySet;
 use crate::sandbox::{self, HostState};
@@ -42,6 +44,17 @@ pub struct EngineConfig {
     /// evaluate: the size of the engine's instance pool. An evaluation that
     /// finds the pool exhausted fails. Default: 32.
     pub max_instances: u32,
+    /// Whether policy instances are kept warm and reused across
+    /// evaluations, and on what terms; read [`InstanceReuse`] before turning
+    /// it on. Default: `None`, a fresh instance for every evaluation.
+    pub instance_reuse: Option<InstanceReuse>,
+    /// A directory where compiled policies are cached, so that a policy
+    /// compiled once (by this process or an earlier one) is not compiled
+    /// again. Created if missing. It must be writable only by the user the
+    /// engine runs as (on Unix a directory writable by its group or others
+    /// is refused): whoever can write to it can make the engine run native
+    /// code. Default: `None`, no cache.
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -52,6 +65,8 @@ impl Default for EngineConfig {
             fail_verdict: Verdict::Deny,
             state_quota: StateQuota::default(),
             max_instances: 32,
+            instance_reuse: None,
+            cache_dir: None,
         }
     }
 }
@@ -82,6 +97,13 @@ impl EngineConfig {
                 self.max_instances
             ));
         }
+        if let Some(reuse) = &self.instance_reuse
+            && reuse.max_calls == 0
+        {
+            return invalid(
+                "`instance_reuse.max_calls` is 0; an instance serves at least one call".into(),
+            );
+        }
         Ok(())
     }
 }
@@ -108,8 +130,12 @@ pub(crate) struct Runtime {
     pub(crate) linker: Linker<HostState>,
     /// The configuration.
     pub(crate) config: EngineConfig,
-    timeout_ticks: u64,
+    /// The timeout, in epoch ticks.
+    pub(crate) timeout_ticks: u64,
+    /// How many warm instances may be idle, engine-wide.
+    pub(crate) idle_budget: Arc<IdleBudget>,
     compiled: Mutex<HashMap<String, Arc<Policy>>>,
+    cache: Option<ComponentCache>,
     _ticker: EpochTicker,
 }
 
@@ -123,6 +149,33 @@ impl Runtime {
             self.config.memory_limit,
             self.timeout_ticks,
         )
+    }
+
+    /// The component whose bytes are `bytes` (SHA-256 `digest`): from the
+    /// on-disk cache when it has it, else compiled (and then cached).
+    /// `source` names the policy in errors.
+    pub(crate) fn component(
+        &self,
+        source: &str,
+        bytes: &[u8],
+        digest: &str,
+    ) -> Result<Component, LoadError> {
+        if let Some(component) = self
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.load(&self.engine, digest))
+        {
+            return Ok(component);
+        }
+        let component =
+            Component::new(&self.engine, bytes).map_err(|error| LoadError::InvalidComponent {
+                policy: source.to_owned(),
+                message: format!("{error:#}"),
+            })?;
+        if let Some(cache) = &self.cache {
+            cache.store(digest, &component);
+        }
+        Ok(component)
     }
 }
 
@@ -157,6 +210,11 @@ impl Engine {
         let mut linker = Linker::new(&engine);
         bindings::Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |host| host)
             .map_err(runtime_error)?;
+        let cache = config
+            .cache_dir
+            .as_deref()
+            .map(|dir| ComponentCache::open(dir, &engine))
+            .transpose()?;
         let ticker = EpochTicker::start(engine.clone()).map_err(EngineError::Ticker)?;
         let timeout_ticks = config.timeout.as_nanos().div_ceil(TICK.as_nanos());
         Ok(Engine {
@@ -164,8 +222,10 @@ impl Engine {
                 engine,
                 linker,
                 timeout_ticks: u64::try_from(timeout_ticks).unwrap_or(u64::MAX),
+                idle_budget: Arc::new(IdleBudget::new(usize::try_from(instances / 2).unwrap_or(0))),
                 config,
                 compiled: Mutex::default(),
+                cache,
                 _ticker: ticker,
             }),
         })
@@ -315,6 +375,13 @@ mod tests {
             },
             EngineConfig {
                 max_instances: 0,
+                ..EngineConfig::default()
+            },
+            EngineConfig {
+                instance_reuse: Some(InstanceReuse {
+                    max_calls: 0,
+                    ..InstanceReuse::default()
+                }),
                 ..EngineConfig::default()
             },
         ] {

@@ -23,6 +23,15 @@ pub enum EngineError {
         /// Wasmtime's message.
         message: String,
     },
+    /// The cache directory of compiled policies could not be created or opened.
+    #[error("cannot use {} as the cache of compiled policies: {source}", path.display())]
+    CacheDir {
+        /// The directory.
+        path: PathBuf,
+        /// What went wrong.
+        #[source]
+        source: std::io::Error,
+    },
     /// The thread that enforces policy timeouts could not be started.
     #[error("the policy timeout thread could not be started: {0}")]
     Ticker(#[source] std::io::Error),

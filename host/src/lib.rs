@@ -46,17 +46,26 @@
 //! serving. A policy imports nothing but the Portcullis host interface: a
 //! component that asks for anything else (files, network, environment,
 //! clocks) is refused when it is loaded.
+//!
+//! Two opt-ins trade a little of that for speed, for policies that are slow
+//! to compile or to start (Python, JavaScript):
+//! [`cache_dir`](EngineConfig::cache_dir) keeps compiled policies on disk
+//! so that they are compiled once, and
+//! [`instance_reuse`](EngineConfig::instance_reuse) keeps policy instances
+//! warm between evaluations (read [`InstanceReuse`] before turning it on).
 
 #![warn(missing_docs)]
 
 pub mod audit;
 mod bindings;
 mod bundle;
+mod cache;
 mod decision;
 mod engine;
 mod error;
 mod event;
 pub mod fields;
+mod instance;
 pub mod normalize;
 mod policy;
 mod policy_set;
@@ -71,6 +80,7 @@ pub use decision::{Decision, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason,
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, EventError, LoadError};
 pub use event::{Context, Event, EventKind, ToolCall, ToolDefinition, ToolResult};
+pub use instance::InstanceReuse;
 pub use policy::PolicyInfo;
 pub use policy_set::PolicySet;
 pub use state::{SessionState, StateQuota};

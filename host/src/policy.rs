@@ -5,16 +5,16 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Serialize;
-use wasmtime::component::Component;
 
 use crate::bindings::portcullis::policy::types as wit;
 use crate::bindings::{PolicyPre, WitEvent};
 use crate::engine::Runtime;
 use crate::error::LoadError;
 use crate::event::EventKind;
+use crate::instance::{PolicyInstance, WarmInstances};
 use crate::prefilter::{PatternSpec, Prefilter};
 use crate::sandbox::{self, HostState, PolicyFailure};
-use crate::state::SessionState;
+use crate::state::{PolicyState, SessionState};
 
 /// What the engine knows about a loaded policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,6 +27,16 @@ pub struct PolicyInfo {
     pub digest: String,
     /// The events the policy subscribed to.
     pub events: Vec<EventKind>,
+}
+
+/// What one check is about.
+pub(crate) struct CheckInput<'a> {
+    /// The context of the event.
+    pub(crate) ctx: &'a wit::Context,
+    /// The event.
+    pub(crate) event: &'a WitEvent,
+    /// The prefilter's findings for the policy's own patterns.
+    pub(crate) findings: &'a [wit::Finding],
 }
 
 /// A compiled, linked policy whose metadata has been read.
@@ -46,12 +56,7 @@ impl Policy {
         bytes: &[u8],
         digest: String,
     ) -> Result<Policy, LoadError> {
-        let component = Component::new(&runtime.engine, bytes).map_err(|error| {
-            LoadError::InvalidComponent {
-                policy: source.to_owned(),
-                message: format!("{error:#}"),
-            }
-        })?;
+        let component = runtime.component(source, bytes, &digest)?;
         if let Some(import) = sandbox::forbidden_import(&runtime.engine, &component) {
             return Err(LoadError::ForbiddenImport {
                 policy: source.to_owned(),
@@ -142,32 +147,62 @@ impl Policy {
         self.info.events.contains(&kind)
     }
 
-    /// Calls the policy's check for `event` in a fresh instance, with its
-    /// state in `session`.
-    pub(crate) fn check(
+    /// Calls the policy's check for `event`, with its state in `session`,
+    /// and reads the outcome with `read`. The instance is a warm one from
+    /// `warm` when there is one, else a fresh one; after the call it goes
+    /// back to `warm` (if given) unless the call or `read` failed.
+    pub(crate) fn check<T>(
         &self,
         runtime: &Runtime,
+        warm: Option<&WarmInstances>,
         session: &SessionState,
-        ctx: &wit::Context,
-        event: &WitEvent,
-        findings: &[wit::Finding],
-    ) -> Result<wit::Outcome, PolicyFailure> {
+        input: &CheckInput<'_>,
+        read: impl FnOnce(wit::Outcome) -> Result<T, PolicyFailure>,
+    ) -> Result<T, PolicyFailure> {
         let state = session.for_policy(Arc::clone(&self.name));
-        let mut store = runtime.store(Arc::clone(&self.name), Some(state));
-        let failure = |store: &wasmtime::Store<HostState>, error, instantiating| {
-            PolicyFailure::classify(store, &error, instantiating, runtime.config.timeout)
+        let mut instance = match warm.and_then(WarmInstances::take) {
+            Some(mut instance) => {
+                instance.prepare(state, runtime.timeout_ticks);
+                instance
+            }
+            None => self.instantiate(runtime, state)?,
         };
-        let instance = self
-            .pre
-            .instantiate(&mut store)
-            .map_err(|error| failure(&store, error, true))?;
-        match event {
-            WitEvent::Tool(tool) => instance.call_check_tool(&mut store, ctx, tool, findings),
-            WitEvent::Call(call) => instance.call_check_call(&mut store, ctx, call, findings),
+        let (exports, store) = (&instance.exports, &mut instance.store);
+        let CheckInput {
+            ctx,
+            event,
+            findings,
+        } = *input;
+        let outcome = match event {
+            WitEvent::Tool(tool) => exports.call_check_tool(&mut *store, ctx, tool, findings),
+            WitEvent::Call(call) => exports.call_check_call(&mut *store, ctx, call, findings),
             WitEvent::Result(result) => {
-                instance.call_check_result(&mut store, ctx, result, findings)
+                exports.call_check_result(&mut *store, ctx, result, findings)
             }
         }
-        .map_err(|error| failure(&store, error, false))
+        .map_err(|error| PolicyFailure::classify(store, &error, false, runtime.config.timeout))?;
+        let read = read(outcome)?;
+        if let Some(warm) = warm {
+            warm.give_back(instance);
+        }
+        Ok(read)
+    }
+
+    /// A fresh instance of the policy, with `state` to use.
+    fn instantiate(
+        &self,
+        runtime: &Runtime,
+        state: PolicyState,
+    ) -> Result<PolicyInstance, PolicyFailure> {
+        let mut store = runtime.store(Arc::clone(&self.name), Some(state));
+        match self.pre.instantiate(&mut store) {
+            Ok(exports) => Ok(PolicyInstance::new(store, exports)),
+            Err(error) => Err(PolicyFailure::classify(
+                &store,
+                &error,
+                true,
+                runtime.config.timeout,
+            )),
+        }
     }
 }

@@ -15,7 +15,8 @@ use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::event::{Context, Event};
 use crate::fields::{call_fields, result_fields, tool_fields};
-use crate::policy::{Policy, PolicyInfo};
+use crate::instance::WarmInstances;
+use crate::policy::{CheckInput, Policy, PolicyInfo};
 use crate::prefilter::{Match, Prefilter};
 use crate::sandbox::PolicyFailure;
 use crate::state::SessionState;
@@ -43,6 +44,8 @@ struct LoadedPolicy {
     policy: Arc<Policy>,
     /// The indices of the policy's patterns in the prefilter.
     patterns: Range<usize>,
+    /// The policy's idle instances, when the engine reuses them.
+    warm: Option<WarmInstances>,
 }
 
 impl PolicySet {
@@ -62,14 +65,24 @@ impl PolicySet {
             }
         }
         let mut patterns = Vec::new();
+        let runtime = engine.runtime();
         let policies: Vec<LoadedPolicy> = policies
             .into_iter()
             .map(|(_, policy)| {
                 let start = patterns.len();
                 patterns.extend_from_slice(policy.patterns());
+                let warm = runtime
+                    .config
+                    .instance_reuse
+                    .as_ref()
+                    .filter(|reuse| reuse.applies_to(&policy.info().name))
+                    .map(|reuse| {
+                        WarmInstances::new(reuse.clone(), Arc::clone(&runtime.idle_budget))
+                    });
                 LoadedPolicy {
                     patterns: start..patterns.len(),
                     policy,
+                    warm,
                 }
             })
             .collect();
@@ -106,8 +119,10 @@ impl PolicySet {
     /// Decides on `event`.
     ///
     /// Every policy subscribed to the event's kind runs, in a fresh
-    /// instance, with the prefilter findings of its own patterns and the
-    /// state it keeps in `session`. The verdict is the strictest of theirs
+    /// instance (or a warm one, under
+    /// [`instance_reuse`](crate::EngineConfig::instance_reuse)), with the
+    /// prefilter findings of its own patterns and the state it keeps in
+    /// `session`. The verdict is the strictest of theirs
     /// (allow when no policy is subscribed). A policy that fails gets the
     /// configured fail verdict and a reason with the rule
     /// [`POLICY_FAILURE_RULE`] that names the cause.
@@ -146,10 +161,15 @@ impl PolicySet {
             let info = policy.info();
             let findings = generation.findings_of(loaded, &matches);
             let wit_findings: Vec<wit::Finding> = findings.iter().map(Into::into).collect();
+            let input = CheckInput {
+                ctx: &wit_ctx,
+                event: &wit_event,
+                findings: &wit_findings,
+            };
             let started = Instant::now();
-            let result = policy
-                .check(runtime, session, &wit_ctx, &wit_event, &wit_findings)
-                .and_then(|outcome| reasons_of(&info.name, outcome, &findings));
+            let result = policy.check(runtime, loaded.warm.as_ref(), session, &input, |outcome| {
+                reasons_of(&info.name, outcome, &findings)
+            });
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
             let (verdict, reasons, error) = match result {
                 Ok((verdict, reasons)) => (verdict, reasons, None),

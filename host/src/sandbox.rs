@@ -72,6 +72,18 @@ pub(crate) fn new_store(
     store
 }
 
+impl HostState {
+    /// Gives the policy `state` for the calls to come; `None` takes it away.
+    pub(crate) fn set_state(&mut self, state: Option<PolicyState>) {
+        self.state = state;
+    }
+
+    /// The bytes of linear memory the policy's memories have grown to, together.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        self.limits.memory_bytes
+    }
+}
+
 impl host::Host for HostState {
     fn log(&mut self, level: host::Level, message: String) {
         let policy = &*self.policy;
@@ -116,6 +128,8 @@ enum Exceeded {
 struct Limits {
     limits: StoreLimits,
     memory_limit: usize,
+    /// The size of all the store's memories together.
+    memory_bytes: usize,
     exceeded: Option<Exceeded>,
 }
 
@@ -130,6 +144,7 @@ impl Limits {
                 .tables(MAX_TABLES as usize)
                 .build(),
             memory_limit,
+            memory_bytes: 0,
             exceeded: None,
         }
     }
@@ -143,6 +158,8 @@ impl ResourceLimiter for Limits {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if self.limits.memory_growing(current, desired, maximum)? {
+            // Creating a memory counts as growing it from nothing.
+            self.memory_bytes += desired.saturating_sub(current);
             return Ok(true);
         }
         self.exceeded = Some(Exceeded::Memory(self.memory_limit));

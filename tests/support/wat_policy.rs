@@ -65,6 +65,24 @@ pub const DENY_AFTER_FIRST_CALL: &str = r#"
                 (global.get $scratch))
             (global.get $allow)))"#;
 
+/// Allows the first call in an instance and denies the next ones (reason
+/// `seen-before`): it counts calls in a guest global, which only an
+/// instance that is reused keeps.
+pub const DENY_AFTER_FIRST_CALL_IN_INSTANCE: &str = r#"
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (if (result i32) (i32.gt_u (global.get $calls) (i32.const 1))
+        (then (global.get $deny))
+        (else (global.get $allow)))"#;
+
+/// Traps on the second call in an instance, and allows the others.
+pub const TRAP_ON_SECOND_CALL_IN_INSTANCE: &str = r#"
+    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+    (if (i32.eq (global.get $calls) (i32.const 2)) (then (unreachable)))
+    (global.get $allow)"#;
+
+/// Grows memory by 1 MiB (16 pages), and goes on.
+pub const GROW_ONE_MIB: &str = "(drop (memory.grow (i32.const 16)))";
+
 /// A policy component written in WebAssembly text.
 #[derive(Debug, Clone)]
 pub struct WatPolicy {
@@ -214,6 +232,7 @@ impl WatPolicy {
   {environment}
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 65536))
+  (global $calls (mut i32) (i32.const 0))
   (global $metadata i32 (i32.const {METADATA}))
   (global $allow i32 (i32.const {ALLOW}))
   (global $deny i32 (i32.const {DENY_OUTCOME}))
@@ -240,7 +259,8 @@ impl WatPolicy {
   (data (i32.const {TARGET_NAME}) "{target}")
   {patterns}
 
-  ;; A bump allocator: the instance lives for one call.
+  ;; A bump allocator that never frees: an instance lives for one call, or
+  ;; for a few when the engine reuses it.
   (func (export "cabi_realloc") (param $old i32) (param $old_size i32) (param $align i32)
       (param $size i32) (result i32)
     (local $ptr i32)

@@ -143,7 +143,6 @@ fn test(cases: &Path, options: &PolicyOptions) -> anyhow::Result<ExitCode> {
         let case = case.with_context(|| format!("{}:{line}", cases.display()))?;
         let expect: Verdict = case
             .expect
-            .clone()
             .with_context(|| format!("{}:{line}: the case needs `expect`", cases.display()))?;
         let decision = case.decide(&policies)?;
         let rule_ok = case

@@ -1,5 +1,6 @@
 //! End-to-end tests of the `portcullis` command line: `check` on the
-//! embedded default policies, and the policy author's `policy new`, `build`
+//! embedded default policies (also from a compiled-policy cache and with
+//! warm instances), and the policy author's `policy new`, `build`
 //! and `test` round trip.
 
 use std::io::Write;
@@ -98,6 +99,74 @@ fn check_decides_every_example_with_the_embedded_policies() {
             .expect("matched text")
             .contains("rm"),
         "{finding}"
+    );
+}
+
+#[test]
+fn a_compiled_policy_cache_and_warm_instances_do_not_change_a_decision() {
+    let examples = workspace().join("examples/events.jsonl");
+    let check = |extra: &[&std::ffi::OsStr]| {
+        let output = portcullis()
+            .arg("check")
+            .args(extra)
+            .arg(&examples)
+            .output()
+            .expect("portcullis runs");
+        assert!(
+            output.status.success(),
+            "stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        decisions(&output)
+    };
+    let cache = tempfile::tempdir().expect("a cache directory");
+    let cached_files = || {
+        std::fs::read_dir(cache.path())
+            .expect("the cache directory is readable")
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "cwasm"))
+            .count()
+    };
+    let flags = [
+        "--cache-dir".as_ref(),
+        cache.path().as_os_str(),
+        "--reuse-instances".as_ref(),
+    ];
+
+    let plain = check(&[]);
+    let cold = check(&flags);
+    let policies = portcullis::default_policies().count();
+    assert_eq!(cached_files(), policies, "one compiled file per policy");
+    let warm = check(&flags);
+    assert_eq!(
+        cached_files(),
+        policies,
+        "the second run compiles nothing new"
+    );
+    assert_eq!(cold, plain);
+    assert_eq!(warm, plain);
+}
+
+#[test]
+fn a_cache_directory_others_may_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let cache = tempfile::tempdir().expect("a cache directory");
+    std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777))
+        .expect("permissions set");
+    let output = portcullis()
+        .arg("check")
+        .arg("--cache-dir")
+        .arg(cache.path())
+        .arg(workspace().join("examples/events.jsonl"))
+        .output()
+        .expect("portcullis runs");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "no decision without a safe cache");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("writable by its group or by others"),
+        "{stderr}"
     );
 }
 

@@ -8,11 +8,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use portcullis::SessionState;
 use portcullis::audit::AuditLog;
 use portcullis::proxy::relay::{self, Ending, RelayOptions};
 use portcullis::proxy::session::{Session, SessionOptions};
 use portcullis::reload::{PolicyHandle, PolicyWatcher};
-use portcullis::{Engine, EngineConfig, SessionState};
+
+use crate::options::PolicyOptions;
 
 /// How long the policy directory must be quiet after a change before it is reloaded.
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
@@ -23,10 +25,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Arguments of `portcullis run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Directory of policy components (`*.wasm`), watched and reloaded on
-    /// change. Without it, the embedded default policies are used.
-    #[arg(long, value_name = "DIR")]
-    policies: Option<PathBuf>,
+    /// The policies and how they run; a `--policies` directory is watched
+    /// and reloaded on change.
+    #[command(flatten)]
+    policy: PolicyOptions,
     /// Append a hash-chained record of every decision to this JSONL file.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
@@ -44,19 +46,12 @@ pub struct RunArgs {
 
 /// Runs the proxy until the client or the server goes away.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let engine = Engine::new(EngineConfig::default()).context("cannot start the policy engine")?;
+    let (engine, policies) = args.policy.load()?;
     let state_quota = engine.config().state_quota;
-    let policies = match &args.policies {
-        Some(dir) => engine
-            .load_dir(dir)
-            .with_context(|| format!("cannot load the policies in {}", dir.display()))?,
-        None => engine
-            .load_default_policies()
-            .context("cannot load the embedded policies")?,
-    };
     tracing::info!(generation = policies.generation(), "policies loaded");
     let handle = Arc::new(PolicyHandle::new(policies));
     let _watcher = args
+        .policy
         .policies
         .map(|dir| PolicyWatcher::spawn(engine.clone(), dir, Arc::clone(&handle), RELOAD_DEBOUNCE))
         .transpose()?;

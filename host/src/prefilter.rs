@@ -48,6 +48,13 @@ pub const REGEX_SIZE_LIMIT: usize = 2 << 20;
 /// together.
 pub const REGEX_SET_SIZE_LIMIT: usize = 16 << 20;
 
+/// The most memory the lazy DFA of all regex patterns together may use per
+/// searching thread. It grows only as a scan meets new states. The default
+/// of regex-automata (2 MiB) is too small for the set of the embedded
+/// policies: its lazy DFA could not be built, every scan fell back to the
+/// PikeVM, and a decision took ten times longer (see BENCHMARKS.md).
+pub const REGEX_SET_CACHE_LIMIT: usize = 32 << 20;
+
 /// How the prefilter recognises one pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Matcher {
@@ -290,7 +297,9 @@ struct RegexSet {
 impl RegexSet {
     fn new(hirs: &[Hir]) -> Result<Self, PrefilterError> {
         let build = |hirs: &[Hir]| {
-            regex_builder(REGEX_SET_SIZE_LIMIT, MatchKind::All)
+            let mut builder = regex_builder(REGEX_SET_SIZE_LIMIT, MatchKind::All);
+            builder.configure(Regex::config().hybrid_cache_capacity(REGEX_SET_CACHE_LIMIT));
+            builder
                 .build_many_from_hir(hirs)
                 .map_err(|error| PrefilterError::RegexSet {
                     reason: regex_error_reason(&error),

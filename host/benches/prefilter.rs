@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use portcullis::event::ToolDefinition;
+use portcullis::ToolDefinition;
 use portcullis::fields::{TextField, tool_fields};
 use portcullis::prefilter::{MAX_MATCHES_PER_PATTERN_PER_FIELD, Matcher, PatternSpec, Prefilter};
 use regex_automata::meta::Regex;

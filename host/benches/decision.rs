@@ -1,11 +1,14 @@
 //! Decision latency: one event through the prefilter and the policies, as
 //! p50/p99 over many runs, for one policy and for the whole default bundle,
-//! with a fresh instance per decision and with warm instance reuse, beside
-//! an equivalent Rego policy evaluated by regorus in the same run.
+//! for 1, 5 and all the embedded policies and for each policy written in
+//! another language (C, JavaScript, Python), with a fresh instance per
+//! decision and with warm instance reuse, beside an equivalent Rego policy
+//! evaluated by regorus in the same run.
 //!
 //! `cargo bench -p portcullis --bench decision` (add `-- --quick` for a short run).
 
 use std::hint::black_box;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use portcullis::{
@@ -70,14 +73,50 @@ fn print_row(name: &str, stats: &Stats) {
     );
 }
 
-fn policies(engine: &Engine, only: Option<&str>) -> PolicySet {
+/// The embedded policies named in `only`, or all of them.
+fn embedded(engine: &Engine, only: Option<&[&str]>) -> PolicySet {
     let components = portcullis::default_policies()
-        .filter(|(name, _)| only.is_none_or(|only| only == *name))
+        .filter(|(name, _)| only.is_none_or(|only| only.contains(name)))
         .map(|(name, bytes)| (name.to_owned(), bytes.to_vec()));
     engine
         .load_components(components)
         .expect("the default policies load")
 }
+
+/// The policy written in another language, built by `.ci/prepare` into
+/// `policies/<name>/target/<name>.wasm`, if it has been built.
+fn polyglot(engine: &Engine, name: &str) -> Option<PolicySet> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../policies")
+        .join(name)
+        .join("target")
+        .join(format!("{name}.wasm"));
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!("skipping {name}: {} is not built (run .ci/prepare)", path.display());
+        return None;
+    };
+    Some(
+        engine
+            .load_components([(name.to_owned(), bytes)])
+            .expect("the polyglot policy loads"),
+    )
+}
+
+/// The policies of the 5-policy case: those that judge tool-call arguments.
+const FIVE: [&str; 5] = [
+    "command-injection",
+    "path-traversal",
+    "sql-injection",
+    "markup-injection",
+    "prompt-injection",
+];
+
+/// The policies in other languages, with the verdict each gives the benign call.
+const POLYGLOT: [(&str, Verdict); 3] = [
+    ("c-secrets", Verdict::Allow),
+    ("js-tool-allowlist", Verdict::Allow),
+    ("py-trifecta", Verdict::Allow),
+];
 
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
@@ -97,6 +136,19 @@ fn main() {
         arguments: json!({"path": "app.log; rm -rf / #"}),
         tool: None,
     });
+    let bench = |name: &str, set: &PolicySet, event: &Event, expected: Verdict| {
+        // Measure the real decision, not a failure path.
+        let decision = set.evaluate(&context, event, &session);
+        assert_eq!(decision.verdict, expected, "{name}: {decision:?}");
+        assert!(
+            decision.policies.iter().all(|report| report.error.is_none()),
+            "{name}: {decision:?}"
+        );
+        let stats = measure(iterations, || {
+            black_box(set.evaluate(&context, black_box(event), &session));
+        });
+        print_row(name, &stats);
+    };
 
     println!("{iterations} decisions each; microseconds\n");
     println!("| case | p50 µs | p99 µs | mean µs |");
@@ -110,29 +162,35 @@ fn main() {
             ..EngineConfig::default()
         })
         .expect("the engine starts");
-        let one = policies(&engine, Some("command-injection"));
-        let all = policies(&engine, None);
+        let one = embedded(&engine, Some(&FIVE[..1]));
+        let five = embedded(&engine, Some(&FIVE));
+        let all = embedded(&engine, None);
         let count = all.policies().count();
-        for (set_name, set) in [("1 policy", &one), (&*format!("{count} policies"), &all)] {
-            for (event_name, event) in [("benign call", &benign), ("hostile call", &hostile)] {
-                // Measure the real decision, not a failure path.
-                let decision = set.evaluate(&context, event, &session);
-                let expected = if event_name == "hostile call" {
-                    Verdict::Deny
-                } else {
-                    Verdict::Allow
-                };
-                assert_eq!(decision.verdict, expected, "{decision:?}");
-                assert!(
-                    decision
-                        .policies
-                        .iter()
-                        .all(|report| report.error.is_none())
+        for (set_name, set) in [
+            ("1 policy", &one),
+            ("5 policies", &five),
+            (&*format!("{count} policies"), &all),
+        ] {
+            for (event_name, event, expected) in [
+                ("benign call", &benign, Verdict::Allow),
+                ("hostile call", &hostile, Verdict::Deny),
+            ] {
+                bench(
+                    &format!("{set_name}, {reuse_name}, {event_name}"),
+                    set,
+                    event,
+                    expected,
                 );
-                let stats = measure(iterations, || {
-                    black_box(set.evaluate(&context, black_box(event), &session));
-                });
-                print_row(&format!("{set_name}, {reuse_name}, {event_name}"), &stats);
+            }
+        }
+        for (name, expected) in POLYGLOT {
+            if let Some(set) = polyglot(&engine, name) {
+                bench(
+                    &format!("{name}, {reuse_name}, benign call"),
+                    &set,
+                    &benign,
+                    expected,
+                );
             }
         }
     }

@@ -4,21 +4,15 @@
 //! and `test` round trip.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
-fn portcullis() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
-}
+#[path = "support/binary.rs"]
+mod binary;
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("host/ sits in the workspace")
-        .to_owned()
-}
+use binary::{portcullis, run_ok, workspace};
 
 fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
     let mut child = command
@@ -53,15 +47,10 @@ fn verdict_of<'a>(decisions: &'a [Value], id: &str) -> &'a Value {
 
 #[test]
 fn check_decides_every_example_with_the_embedded_policies() {
-    let output = portcullis()
-        .arg("check")
-        .arg(workspace().join("examples/events.jsonl"))
-        .output()
-        .expect("portcullis runs");
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = run_ok(
+        portcullis()
+            .arg("check")
+            .arg(workspace().join("examples/events.jsonl")),
     );
     let decisions = decisions(&output);
     assert_eq!(decisions.len(), 11, "one decision per line");
@@ -106,17 +95,7 @@ fn check_decides_every_example_with_the_embedded_policies() {
 fn a_compiled_policy_cache_and_warm_instances_do_not_change_a_decision() {
     let examples = workspace().join("examples/events.jsonl");
     let check = |extra: &[&std::ffi::OsStr]| {
-        let output = portcullis()
-            .arg("check")
-            .args(extra)
-            .arg(&examples)
-            .output()
-            .expect("portcullis runs");
-        assert!(
-            output.status.success(),
-            "stderr: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = run_ok(portcullis().arg("check").args(extra).arg(&examples));
         decisions(&output)
     };
     let cache = tempfile::tempdir().expect("a cache directory");
@@ -220,16 +199,7 @@ fn a_policy_author_can_scaffold_build_and_test_a_policy() {
         .expect("policy new runs");
     assert!(status.success());
 
-    let output = portcullis()
-        .args(["policy", "build"])
-        .arg(&dir)
-        .output()
-        .expect("policy build runs");
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = run_ok(portcullis().args(["policy", "build"]).arg(&dir));
     let component = PathBuf::from(String::from_utf8(output.stdout).expect("UTF-8").trim());
     assert!(
         component.is_file(),

@@ -4,9 +4,13 @@
 //! that loses attacks or starts flagging benign traffic fails here.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
+
+#[path = "support/binary.rs"]
+mod binary;
+
+use binary::{portcullis, run_ok};
 
 /// The corpus files and, for each, the lowest recall and highest
 /// false-positive rate accepted (percentages). The README gives the
@@ -29,15 +33,10 @@ fn corpus_dir() -> PathBuf {
 #[test]
 fn default_policies_keep_detection_and_false_positives_within_floors() {
     let dir = corpus_dir();
-    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
-        .args(["report", "--json"])
-        .args(FLOORS.iter().map(|(file, _, _)| dir.join(file)))
-        .output()
-        .expect("portcullis runs");
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = run_ok(
+        portcullis()
+            .args(["report", "--json"])
+            .args(FLOORS.iter().map(|(file, _, _)| dir.join(file))),
     );
     let reports: Vec<Value> = serde_json::from_slice(&output.stdout).expect("the report is JSON");
     assert_eq!(reports.len(), FLOORS.len());

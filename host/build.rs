@@ -10,7 +10,15 @@ fn main() -> anyhow::Result<()> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let cargo = PathBuf::from(std::env::var("CARGO")?);
 
-    for watched in ["wit", "sdk/src", "sdk/Cargo.toml", "Cargo.lock"] {
+    // The root manifest lists every policy crate as a workspace member, so a
+    // policy added to policies/ changes it and the bundle is rebuilt.
+    for watched in [
+        "wit",
+        "sdk/src",
+        "sdk/Cargo.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+    ] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

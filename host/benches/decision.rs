@@ -92,7 +92,10 @@ fn polyglot(engine: &Engine, name: &str) -> Option<PolicySet> {
         .join("target")
         .join(format!("{name}.wasm"));
     let Ok(bytes) = std::fs::read(&path) else {
-        eprintln!("skipping {name}: {} is not built (run .ci/prepare)", path.display());
+        eprintln!(
+            "skipping {name}: {} is not built (run .ci/prepare)",
+            path.display()
+        );
         return None;
     };
     Some(
@@ -141,7 +144,10 @@ fn main() {
         let decision = set.evaluate(&context, event, &session);
         assert_eq!(decision.verdict, expected, "{name}: {decision:?}");
         assert!(
-            decision.policies.iter().all(|report| report.error.is_none()),
+            decision
+                .policies
+                .iter()
+                .all(|report| report.error.is_none()),
             "{name}: {decision:?}"
         );
         let stats = measure(iterations, || {

@@ -11,7 +11,7 @@ use serde_json::Value;
 use self::portcullis::policy::types as wit;
 use crate::decision::{self, Verdict};
 use crate::event::{self, Event, EventKind, ToolDefinition};
-use crate::prefilter::{BuiltinDetector, Matcher};
+use portcullis_text::prefilter::{BuiltinDetector, Matcher};
 
 /// An event as the `check-*` functions take it.
 pub(crate) enum WitEvent {

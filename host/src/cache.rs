@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
 
 use crate::error::EngineError;
-use crate::event::hex;
+use portcullis_text::digest::hex;
 
 /// A directory of compiled components, written only by this library.
 pub(crate) struct ComponentCache {

@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
@@ -17,13 +16,13 @@ use crate::bundle::DEFAULT_POLICIES;
 use crate::cache::ComponentCache;
 use crate::decision::Verdict;
 use crate::error::{EngineError, LoadError};
-use crate::event::hex;
 use crate::instance::{IdleBudget, InstanceReuse};
 use crate::policy::Policy;
 use crate::policy_set::PolicySet;
 use crate::sandbox::{self, HostState};
 use crate::state::{PolicyState, StateQuota};
 use crate::ticker::{EpochTicker, TICK};
+use portcullis_text::digest::sha256_hex;
 
 /// How the engine runs policies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -325,7 +324,7 @@ impl Engine {
 
     /// The policy compiled from `bytes`, from the cache when it is there.
     fn compiled(&self, source: &str, bytes: &[u8]) -> Result<Arc<Policy>, LoadError> {
-        let digest = hex(&Sha256::digest(bytes));
+        let digest = sha256_hex(bytes);
         if let Some(policy) = self.lock_compiled().get(&digest) {
             return Ok(Arc::clone(policy));
         }

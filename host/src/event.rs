@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
+
+use portcullis_text::fields::ToolText;
 
 use crate::error::EventError;
 
@@ -40,13 +41,17 @@ impl ToolDefinition {
     /// the same digest whatever order a server writes its keys in; a policy
     /// can pin it to notice a tool that changes under the agent's feet.
     pub fn digest(&self) -> String {
-        let canonical = canonical_json(&serde_json::json!({
-            "name": self.name,
-            "description": self.description,
-            "inputSchema": self.input_schema,
-            "annotations": self.annotations,
-        }));
-        hex(&Sha256::digest(canonical.as_bytes()))
+        portcullis_text::digest::tool_digest(&self.text())
+    }
+
+    /// The definition's text parts, as the text pipeline reads them.
+    pub fn text(&self) -> ToolText<'_> {
+        ToolText {
+            name: &self.name,
+            description: &self.description,
+            input_schema: &self.input_schema,
+            annotations: &self.annotations,
+        }
     }
 
     /// Reads one entry of an MCP `tools/list` result.
@@ -88,55 +93,6 @@ fn object_field(object: &Map<String, Value>, field: &'static str) -> Result<Valu
 
 fn wrong_type(field: &'static str, expected: &'static str) -> EventError {
     EventError::WrongType { field, expected }
-}
-
-/// `value` as JSON with object keys sorted at every level and no
-/// insignificant whitespace, so that equal values always give equal text.
-pub(crate) fn canonical_json(value: &Value) -> String {
-    let mut out = String::new();
-    write_canonical(&mut out, value);
-    out
-}
-
-fn write_canonical(out: &mut String, value: &Value) {
-    match value {
-        Value::Object(object) => {
-            let mut entries: Vec<(&String, &Value)> = object.iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(b.0));
-            out.push('{');
-            for (index, (key, value)) in entries.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(out, value);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_canonical(out, item);
-            }
-            out.push(']');
-        }
-        scalar => out.push_str(&scalar.to_string()),
-    }
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-            let _ = write!(out, "{byte:02x}");
-            out
-        })
 }
 
 /// A `tools/call` request an agent wants to make.

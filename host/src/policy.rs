@@ -12,9 +12,9 @@ use crate::engine::Runtime;
 use crate::error::LoadError;
 use crate::event::EventKind;
 use crate::instance::{PolicyInstance, WarmInstances};
-use crate::prefilter::{PatternSpec, Prefilter};
 use crate::sandbox::{self, HostState, PolicyFailure};
 use crate::state::{PolicyState, SessionState};
+use portcullis_text::prefilter::{PatternSpec, Prefilter};
 
 /// What the engine knows about a loaded policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

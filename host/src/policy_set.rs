@@ -14,12 +14,12 @@ use crate::decision::{Decision, Finding, POLICY_FAILURE_RULE, PolicyReport, Reas
 use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::event::{Context, Event};
-use crate::fields::{call_fields, result_fields, tool_fields};
 use crate::instance::WarmInstances;
 use crate::policy::{CheckInput, Policy, PolicyInfo};
-use crate::prefilter::{Match, Prefilter};
 use crate::sandbox::PolicyFailure;
 use crate::state::SessionState;
+use portcullis_text::fields::{call_fields, result_fields, tool_fields};
+use portcullis_text::prefilter::{Match, Prefilter};
 
 /// The last generation number handed out, process-wide.
 static GENERATIONS: AtomicU64 = AtomicU64::new(0);
@@ -145,9 +145,9 @@ impl PolicySet {
         }
         let matches = if subscribed.iter().any(|loaded| !loaded.patterns.is_empty()) {
             let fields = match event {
-                Event::Tool(tool) => tool_fields(tool),
-                Event::Call(call) => call_fields(call),
-                Event::Result(result) => result_fields(result),
+                Event::Tool(tool) => tool_fields(&tool.text()),
+                Event::Call(call) => call_fields(&call.arguments),
+                Event::Result(result) => result_fields(&result.response),
             };
             generation.prefilter.scan(&fields)
         } else {

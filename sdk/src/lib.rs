@@ -66,7 +66,7 @@
 pub mod bindings_mod {
     #![allow(missing_docs, unsafe_code, clippy::too_many_arguments)]
     wit_bindgen::generate!({
-        path: "../wit",
+        path: "wit",
         world: "policy",
         pub_export_macro: true,
         export_macro_name: "__export_policy_world",

@@ -35,24 +35,21 @@
 //! assert_eq!(outcome.reasons[0].message, "/arguments/host: nc -e");
 //! ```
 //!
-//! It follows the host's contract: text is normalised (Unicode tag
-//! characters decoded to ASCII, invisible and bidirectional controls removed,
-//! NFKC, lower case); literals match case-insensitively; regular expressions
-//! are compiled by `regex-automata` with case-insensitive matching; built-in
-//! detectors look at the original text. Offsets are byte offsets in the
-//! normalised text. The tool digest is a stable hash of the definition, not
-//! the host's SHA-256: equal definitions get equal digests.
+//! It runs the host's own text pipeline, [`portcullis_text`]: the same
+//! field extraction, normalisation, prefilter (with its ordering and caps)
+//! and tool digest as the engine. A finding a test sees is a finding the
+//! engine gives the policy for the same text.
 //!
 //! Available with the `testing` feature, which policies enable for their
 //! dev-dependency on this crate.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
-use regex_automata::meta::Regex;
-use regex_automata::util::syntax;
+use portcullis_text::fields::{self, TextField, ToolText};
+use portcullis_text::prefilter::{self, PatternSpec, Prefilter};
 use serde_json::Value;
-use unicode_normalization::UnicodeNormalization;
 
 use crate::{
     BuiltinDetector, Context, Finding, Matcher, Metadata, Outcome, Policy, Tool, ToolCall,
@@ -67,16 +64,19 @@ pub fn context() -> Context {
     }
 }
 
-/// A tool definition, with a digest derived from its four fields.
+/// A tool definition, with the digest the host gives it.
 pub fn tool(name: &str, description: &str, input_schema: Value, annotations: Value) -> Tool {
-    let input_schema = input_schema.to_string();
-    let annotations = annotations.to_string();
-    let digest = digest(&[name, description, &input_schema, &annotations]);
+    let digest = portcullis_text::digest::tool_digest(&ToolText {
+        name,
+        description,
+        input_schema: &input_schema,
+        annotations: &annotations,
+    });
     Tool {
         name: name.into(),
         description: description.into(),
-        input_schema,
-        annotations,
+        input_schema: input_schema.to_string(),
+        annotations: annotations.to_string(),
         digest,
     }
 }
@@ -103,13 +103,17 @@ pub fn result(call: ToolCall, response: Value) -> ToolResult {
 /// # Panics
 /// When one of the patterns is not a valid regular expression.
 pub fn tool_findings(metadata: &Metadata, tool: &Tool) -> Vec<Finding> {
-    let mut fields = vec![
-        ("name".to_owned(), tool.name.clone()),
-        ("description".to_owned(), tool.description.clone()),
-    ];
-    string_leaves(&tool.input_schema_json(), "/inputSchema", &mut fields);
-    string_leaves(&tool.annotations_json(), "/annotations", &mut fields);
-    scan(metadata, &fields)
+    let input_schema = tool.input_schema_json();
+    let annotations = tool.annotations_json();
+    scan(
+        metadata,
+        &fields::tool_fields(&ToolText {
+            name: &tool.name,
+            description: &tool.description,
+            input_schema: &input_schema,
+            annotations: &annotations,
+        }),
+    )
 }
 
 /// The findings the host would give a policy with `metadata` for `call`.
@@ -117,9 +121,7 @@ pub fn tool_findings(metadata: &Metadata, tool: &Tool) -> Vec<Finding> {
 /// # Panics
 /// When one of the patterns is not a valid regular expression.
 pub fn call_findings(metadata: &Metadata, call: &ToolCall) -> Vec<Finding> {
-    let mut fields = Vec::new();
-    string_leaves(&call.arguments_json(), "/arguments", &mut fields);
-    scan(metadata, &fields)
+    scan(metadata, &fields::call_fields(&call.arguments_json()))
 }
 
 /// The findings the host would give a policy with `metadata` for `result`.
@@ -127,9 +129,7 @@ pub fn call_findings(metadata: &Metadata, call: &ToolCall) -> Vec<Finding> {
 /// # Panics
 /// When one of the patterns is not a valid regular expression.
 pub fn result_findings(metadata: &Metadata, result: &ToolResult) -> Vec<Finding> {
-    let mut fields = Vec::new();
-    string_leaves(&result.response_json(), "/response", &mut fields);
-    scan(metadata, &fields)
+    scan(metadata, &fields::result_fields(&result.response_json()))
 }
 
 /// Runs `P`'s call check on a call to `name`, with the findings the host's
@@ -151,162 +151,63 @@ pub fn rules(outcome: &Outcome) -> Vec<&str> {
 
 /// The host's normal form of a text field.
 pub fn normalize(text: &str) -> String {
-    let visible: String = text
-        .chars()
-        .filter_map(|c| match c {
-            c if is_tag(c) => char::from_u32(u32::from(c) - 0xE0000)
-                .filter(|decoded| decoded.is_ascii_graphic() || *decoded == ' '),
-            c if is_invisible(c) || is_bidi(c) => None,
-            c => Some(c),
-        })
-        .collect();
-    visible.nfkc().collect::<String>().to_lowercase()
+    portcullis_text::normalize::normalize(text).text
 }
 
-fn is_tag(c: char) -> bool {
-    ('\u{E0000}'..='\u{E007F}').contains(&c)
-}
-
-fn is_bidi(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-}
-
-fn is_invisible(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}' | '\u{034F}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}'
-    )
-}
-
-fn string_leaves(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
-    match value {
-        Value::String(text) => out.push((path.to_owned(), text.clone())),
-        Value::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                string_leaves(item, &format!("{path}/{index}"), out);
-            }
-        }
-        Value::Object(members) => {
-            for (key, member) in members {
-                let key = key.replace('~', "~0").replace('/', "~1");
-                string_leaves(member, &format!("{path}/{key}"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn scan(metadata: &Metadata, fields: &[(String, String)]) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    for pattern in &metadata.patterns {
-        let regex = match &pattern.matcher {
-            Matcher::Regex(source) => Some(compiled(&pattern.id, source)),
-            _ => None,
-        };
-        for (field, text) in fields {
-            let normalized = normalize(text);
-            let spans: Vec<(usize, usize, String)> = match &pattern.matcher {
-                Matcher::Literal(literal) => {
-                    let needle = normalize(literal);
-                    if needle.is_empty() {
-                        Vec::new()
-                    } else {
-                        normalized
-                            .match_indices(&needle)
-                            .map(|(start, matched)| {
-                                (start, start + matched.len(), matched.to_owned())
-                            })
-                            .collect()
-                    }
-                }
-                Matcher::Regex(_) => regex
-                    .as_ref()
-                    .map(|regex| {
-                        regex
-                            .find_iter(&normalized)
-                            .filter(|found| !found.is_empty())
-                            .map(|found| {
-                                (
-                                    found.start(),
-                                    found.end(),
-                                    normalized[found.range()].to_owned(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                Matcher::Builtin(detector) => builtin_runs(*detector, text),
-            };
-            findings.extend(spans.into_iter().map(|(start, end, matched)| Finding {
-                pattern: pattern.id.clone(),
-                field: field.clone(),
-                start: start as u32,
-                end: end as u32,
-                matched,
-            }));
-        }
-    }
-    findings
-}
-
-/// `source` compiled as the host compiles it, once per thread.
-fn compiled(id: &str, source: &str) -> Regex {
+/// Runs the host's prefilter for `metadata`'s patterns over `fields`.
+///
+/// The prefilter is built once per thread and set of patterns, as the
+/// engine builds it once per policy generation.
+///
+/// # Panics
+/// When a pattern is one the host would refuse to load.
+fn scan(metadata: &Metadata, fields: &[TextField<'_>]) -> Vec<Finding> {
     thread_local! {
-        static CACHE: RefCell<HashMap<String, Regex>> = RefCell::new(HashMap::new());
+        static PREFILTERS: RefCell<HashMap<Vec<PatternSpec>, Rc<Prefilter>>> =
+            RefCell::new(HashMap::new());
     }
-    CACHE.with(|cache| {
-        cache
-            .borrow_mut()
-            .entry(source.to_owned())
-            .or_insert_with(|| {
-                Regex::builder()
-                    .syntax(syntax::Config::new().case_insensitive(true))
-                    .build(source)
-                    .unwrap_or_else(|error| panic!("pattern {id}: {error}"))
-            })
-            .clone()
-    })
+    let specs: Vec<PatternSpec> = metadata.patterns.iter().map(spec).collect();
+    let prefilter = PREFILTERS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(prefilter) = cache.get(&specs) {
+            return Rc::clone(prefilter);
+        }
+        let prefilter = Rc::new(
+            Prefilter::new(&specs)
+                .unwrap_or_else(|error| panic!("policy {}: {error}", metadata.name)),
+        );
+        cache.insert(specs.clone(), Rc::clone(&prefilter));
+        prefilter
+    });
+    prefilter
+        .scan(fields)
+        .into_iter()
+        .map(|found| Finding {
+            pattern: specs[found.pattern].id.clone(),
+            field: found.field,
+            start: found.start,
+            end: found.end,
+            matched: found.matched,
+        })
+        .collect()
 }
 
-/// Runs of characters a built-in detector reports, in the original text.
-fn builtin_runs(detector: BuiltinDetector, text: &str) -> Vec<(usize, usize, String)> {
-    let detects = |c: char| match detector {
-        BuiltinDetector::TagCharacters => is_tag(c),
-        BuiltinDetector::InvisibleCharacters => is_invisible(c),
-        BuiltinDetector::BidiControls => is_bidi(c),
-    };
-    let mut runs = Vec::new();
-    let mut run: Option<(usize, String)> = None;
-    for (offset, c) in text.char_indices() {
-        if detects(c) {
-            let shown = if is_tag(c) {
-                char::from_u32(u32::from(c) - 0xE0000).unwrap_or('?')
-            } else {
-                c
-            };
-            run.get_or_insert_with(|| (offset, String::new()))
-                .1
-                .push(shown);
-        } else if let Some((start, matched)) = run.take() {
-            runs.push((start, offset, matched));
-        }
+/// A policy's pattern as the host reads it from the policy's metadata.
+fn spec(pattern: &crate::Pattern) -> PatternSpec {
+    PatternSpec {
+        id: pattern.id.clone(),
+        matcher: match &pattern.matcher {
+            Matcher::Literal(literal) => prefilter::Matcher::Literal(literal.clone()),
+            Matcher::Regex(source) => prefilter::Matcher::Regex(source.clone()),
+            Matcher::Builtin(detector) => prefilter::Matcher::Builtin(match detector {
+                BuiltinDetector::InvisibleCharacters => {
+                    prefilter::BuiltinDetector::InvisibleCharacters
+                }
+                BuiltinDetector::TagCharacters => prefilter::BuiltinDetector::TagCharacters,
+                BuiltinDetector::BidiControls => prefilter::BuiltinDetector::BidiControls,
+            }),
+        },
     }
-    if let Some((start, matched)) = run {
-        runs.push((start, text.len(), matched));
-    }
-    runs
-}
-
-/// A stable FNV-1a hash of the parts, as hex.
-fn digest(parts: &[&str]) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for byte in part.bytes().chain([0]) {
-            hash ^= u64::from(byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-    format!("{hash:016x}")
 }
 
 #[cfg(test)]

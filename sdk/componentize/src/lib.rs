@@ -45,6 +45,67 @@ pub fn componentize(core_module: &[u8]) -> anyhow::Result<Vec<u8>> {
         .context("the module does not encode as a valid component")
 }
 
+/// Makes sure the standard library for [`TARGET`] is installed for the
+/// toolchain that builds the policies.
+///
+/// rustup installs a `rust-toolchain.toml`'s targets only when it installs the
+/// toolchain itself, so a machine that already had the pinned toolchain lacks
+/// `wasm32-unknown-unknown`, and the nested build would fail minutes later with
+/// "can't find crate for `core`". Where rustup manages the toolchain the target
+/// is added here (a one-time download of the prebuilt standard library);
+/// elsewhere the build stops at once and names the command to run.
+///
+/// # Errors
+/// When the target is missing and cannot be added.
+pub fn ensure_target(workspace: &Path) -> anyhow::Result<()> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let output = Command::new(&rustc)
+        .current_dir(workspace)
+        .args(["--print", "target-libdir", "--target", TARGET])
+        .output()
+        .with_context(|| format!("running {} --print target-libdir", rustc.display()))?;
+    let libdir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if has_core(&libdir) {
+        return Ok(());
+    }
+    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
+    let mut add = Command::new("rustup");
+    add.current_dir(workspace).args(["target", "add", TARGET]);
+    if let Some(toolchain) = &toolchain {
+        add.args(["--toolchain", toolchain]);
+    }
+    let hint = format!(
+        "rustup target add {TARGET}{}",
+        toolchain
+            .as_deref()
+            .map(|t| format!(" --toolchain {t}"))
+            .unwrap_or_default()
+    );
+    match add.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => bail!(
+            "the Rust target {TARGET}, which policies compile to, is not installed and \
+             `{hint}` failed ({status}); run it by hand"
+        ),
+        Err(_) => bail!(
+            "the Rust target {TARGET}, which policies compile to, is not installed for this \
+             toolchain ({}); install it with `{hint}`",
+            libdir.display()
+        ),
+    }
+}
+
+/// Whether `libdir` holds a compiled `core` crate.
+fn has_core(libdir: &Path) -> bool {
+    std::fs::read_dir(libdir).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|entry| {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libcore-") && name.ends_with(".rlib")
+        })
+    })
+}
+
 /// Builds `packages` of the workspace at `workspace` and writes one component
 /// per package, named `<package>.wasm`, into `out_dir`.
 ///
@@ -63,6 +124,7 @@ pub fn build_policies(
     if packages.is_empty() {
         return Ok(Vec::new());
     }
+    ensure_target(workspace)?;
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace)

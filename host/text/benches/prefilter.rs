@@ -9,9 +9,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use portcullis::ToolDefinition;
-use portcullis::fields::{TextField, tool_fields};
-use portcullis::prefilter::{MAX_MATCHES_PER_PATTERN_PER_FIELD, Matcher, PatternSpec, Prefilter};
+use portcullis_text::fields::{TextField, ToolText, tool_fields};
+use portcullis_text::prefilter::{
+    MAX_MATCHES_PER_PATTERN_PER_FIELD, Matcher, PatternSpec, Prefilter,
+};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use serde_json::{Value, json};
@@ -119,11 +120,30 @@ fn patterns() -> Vec<PatternSpec> {
     literals.chain(regexes).collect()
 }
 
+/// A tool definition's parts, owned.
+struct ToolDefinition {
+    name: String,
+    description: String,
+    input_schema: Value,
+    annotations: Value,
+}
+
+impl ToolDefinition {
+    fn text(&self) -> ToolText<'_> {
+        ToolText {
+            name: &self.name,
+            description: &self.description,
+            input_schema: &self.input_schema,
+            annotations: &self.annotations,
+        }
+    }
+}
+
 /// The tool definitions of the development corpus, or generated ones when it
 /// is absent.
 fn tools() -> Vec<ToolDefinition> {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/corpus/tool_descriptions.dev.jsonl");
+        .join("../../../shared/corpus/tool_descriptions.dev.jsonl");
     match std::fs::read_to_string(&corpus) {
         Ok(text) => text
             .lines()
@@ -230,7 +250,8 @@ fn escape(text: &str) -> String {
 
 fn bench_prefilter(c: &mut Criterion) {
     let tools = tools();
-    let events: Vec<Vec<TextField<'_>>> = tools.iter().map(tool_fields).collect();
+    let events: Vec<Vec<TextField<'_>>> =
+        tools.iter().map(|tool| tool_fields(&tool.text())).collect();
     let bytes: usize = events.iter().flatten().map(|field| field.text.len()).sum();
     let patterns = patterns();
     let prefilter = Prefilter::new(&patterns).expect("benchmark patterns are valid");

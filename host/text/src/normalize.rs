@@ -44,7 +44,7 @@ pub enum BuiltinDetector {
 }
 
 /// Where the normaliser found hidden content, in the normalised text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HiddenSpan {
     /// What was hidden.
     pub detector: BuiltinDetector,
@@ -53,6 +53,11 @@ pub struct HiddenSpan {
     /// Byte offset one past the end of the span; equal to `start` where
     /// characters were removed rather than decoded.
     pub end: usize,
+    /// What was hidden: the ASCII that tag characters decode to, or the
+    /// removed invisible characters and controls themselves. A removed run
+    /// leaves an empty span in the normalised text, so this is the only
+    /// record of how much was hidden.
+    pub content: String,
 }
 
 /// A normalised text and the hidden content found on the way.
@@ -183,8 +188,8 @@ fn reveal(text: &str) -> (Cow<'_, str>, Vec<HiddenSpan>) {
                     record(
                         &mut hidden,
                         BuiltinDetector::TagCharacters,
-                        start,
-                        revealed.len(),
+                        start..revealed.len(),
+                        decoded,
                     );
                 }
             }
@@ -211,7 +216,7 @@ fn reveal(text: &str) -> (Cow<'_, str>, Vec<HiddenSpan>) {
         };
         if let (Some(detector), false) = (detector, benign) {
             let at = revealed.len();
-            record(&mut hidden, detector, at, at);
+            record(&mut hidden, detector, at..at, Some(c));
         }
         previous = Some((c, class));
         previous_benign = benign;
@@ -232,20 +237,27 @@ fn flag_tag_sequence_len(text: &str) -> Option<usize> {
     None
 }
 
-/// Appends a span, merging it into the last one when they are of one
-/// detector and touch.
-fn record(hidden: &mut Vec<HiddenSpan>, detector: BuiltinDetector, start: usize, end: usize) {
+/// Appends a span hiding `content`, merging it into the last one when they
+/// are of one detector and touch.
+fn record(
+    hidden: &mut Vec<HiddenSpan>,
+    detector: BuiltinDetector,
+    span: std::ops::Range<usize>,
+    content: Option<char>,
+) {
     if let Some(last) = hidden.last_mut()
         && last.detector == detector
-        && last.end == start
+        && last.end == span.start
     {
-        last.end = end;
+        last.end = span.end;
+        last.content.extend(content);
         return;
     }
     hidden.push(HiddenSpan {
         detector,
-        start,
-        end,
+        start: span.start,
+        end: span.end,
+        content: content.into_iter().collect(),
     });
 }
 
@@ -447,17 +459,20 @@ mod tests {
                 HiddenSpan {
                     detector: InvisibleCharacters,
                     start: 2,
-                    end: 2
+                    end: 2,
+                    content: "\u{200B}".to_owned(),
                 },
                 HiddenSpan {
                     detector: InvisibleCharacters,
                     start: 10,
-                    end: 10
+                    end: 10,
+                    content: "\u{200C}\u{2060}".to_owned(),
                 },
                 HiddenSpan {
                     detector: InvisibleCharacters,
                     start: 15,
-                    end: 15
+                    end: 15,
+                    content: "\u{FEFF}".to_owned(),
                 },
             ]
         );

@@ -8,8 +8,6 @@
 
 use serde_json::Value;
 
-use crate::event::{ToolCall, ToolDefinition, ToolResult};
-
 /// How deep into a JSON value string leaves are collected: the value itself
 /// is at depth 0, its members at depth 1. Equal to `serde_json`'s own
 /// recursion limit, so every value parsed from the wire is covered whole.
@@ -25,38 +23,54 @@ pub struct TextField<'a> {
     pub text: &'a str,
 }
 
+/// The parts of a tool definition that carry text, borrowed from wherever the
+/// caller keeps them: the engine's event, or the SDK's test stand-in. Both
+/// pass through [`tool_fields`], so a policy test sees the fields the engine
+/// scans.
+#[derive(Debug, Clone, Copy)]
+pub struct ToolText<'a> {
+    /// The tool's name.
+    pub name: &'a str,
+    /// The tool's description.
+    pub description: &'a str,
+    /// The tool's `inputSchema`.
+    pub input_schema: &'a Value,
+    /// The tool's `annotations`.
+    pub annotations: &'a Value,
+}
+
 /// The text fields of a tool definition: its name, its description and every
 /// string leaf of its input schema (`/inputSchema/...`) and annotations
 /// (`/annotations/...`).
-pub fn tool_fields(tool: &ToolDefinition) -> Vec<TextField<'_>> {
+pub fn tool_fields<'a>(tool: &ToolText<'a>) -> Vec<TextField<'a>> {
     let mut fields = vec![
         TextField {
             path: "name".to_owned(),
-            text: &tool.name,
+            text: tool.name,
         },
         TextField {
             path: "description".to_owned(),
-            text: &tool.description,
+            text: tool.description,
         },
     ];
-    string_leaves(&tool.input_schema, "/inputSchema", &mut fields);
-    string_leaves(&tool.annotations, "/annotations", &mut fields);
+    string_leaves(tool.input_schema, "/inputSchema", &mut fields);
+    string_leaves(tool.annotations, "/annotations", &mut fields);
     fields
 }
 
 /// The text fields of a tool call: every string leaf of its arguments
 /// (`/arguments/...`).
-pub fn call_fields(call: &ToolCall) -> Vec<TextField<'_>> {
+pub fn call_fields(arguments: &Value) -> Vec<TextField<'_>> {
     let mut fields = Vec::new();
-    string_leaves(&call.arguments, "/arguments", &mut fields);
+    string_leaves(arguments, "/arguments", &mut fields);
     fields
 }
 
 /// The text fields of a tool result: every string leaf of the server's
 /// response (`/response/...`, such as `/response/content/0/text`).
-pub fn result_fields(result: &ToolResult) -> Vec<TextField<'_>> {
+pub fn result_fields(response: &Value) -> Vec<TextField<'_>> {
     let mut fields = Vec::new();
-    string_leaves(&result.response, "/response", &mut fields);
+    string_leaves(response, "/response", &mut fields);
     fields
 }
 
@@ -120,37 +134,24 @@ mod tests {
             .collect()
     }
 
-    fn tool(input_schema: Value, annotations: Value) -> ToolDefinition {
-        ToolDefinition {
-            name: "read_file".to_owned(),
-            description: "Reads a file.".to_owned(),
-            input_schema,
-            annotations,
-        }
-    }
-
-    fn call(arguments: Value) -> ToolCall {
-        ToolCall {
-            name: "run".to_owned(),
-            arguments,
-            tool: None,
-        }
-    }
-
     fn pair(path: &str, text: &str) -> (String, String) {
         (path.to_owned(), text.to_owned())
     }
 
     #[test]
     fn tool_fields_cover_name_description_schema_and_annotations() {
-        let tool = tool(
-            json!({
-                "type": "object",
-                "properties": {"path": {"type": "string", "description": "Which file", "maxLength": 10}},
-                "required": ["path"]
-            }),
-            json!({"title": "Read", "readOnlyHint": true}),
-        );
+        let input_schema = json!({
+            "type": "object",
+            "properties": {"path": {"type": "string", "description": "Which file", "maxLength": 10}},
+            "required": ["path"]
+        });
+        let annotations = json!({"title": "Read", "readOnlyHint": true});
+        let tool = ToolText {
+            name: "read_file",
+            description: "Reads a file.",
+            input_schema: &input_schema,
+            annotations: &annotations,
+        };
         assert_eq!(
             paths(&tool_fields(&tool)),
             [
@@ -167,12 +168,12 @@ mod tests {
 
     #[test]
     fn call_fields_are_the_string_leaves_of_the_arguments() {
-        let call = call(json!({
+        let call = json!({
             "command": "ls; rm -rf /",
             "env": [{"name": "X", "value": 1}],
             "dry_run": false,
             "note": null
-        }));
+        });
         assert_eq!(
             paths(&call_fields(&call)),
             [
@@ -185,19 +186,16 @@ mod tests {
     #[test]
     fn a_string_value_is_its_own_field() {
         assert_eq!(
-            paths(&call_fields(&call(json!("just text")))),
+            paths(&call_fields(&json!("just text"))),
             [pair("/arguments", "just text")]
         );
     }
 
     #[test]
     fn result_fields_are_the_string_leaves_of_the_response() {
-        let result = ToolResult {
-            call: call(json!({"query": "not scanned here"})),
-            response: json!({"content": [{"type": "text", "text": "hello"}], "isError": false}),
-        };
+        let response = json!({"content": [{"type": "text", "text": "hello"}], "isError": false});
         assert_eq!(
-            paths(&result_fields(&result)),
+            paths(&result_fields(&response)),
             [
                 pair("/response/content/0/text", "hello"),
                 pair("/response/content/0/type", "text"),
@@ -207,7 +205,7 @@ mod tests {
 
     #[test]
     fn keys_are_escaped_as_json_pointer_tokens_and_not_scanned() {
-        let call = call(json!({"a/b": {"m~n": "v"}, "ignore previous instructions": 1}));
+        let call = json!({"a/b": {"m~n": "v"}, "ignore previous instructions": 1});
         assert_eq!(
             paths(&call_fields(&call)),
             [pair("/arguments/a~1b/m~0n", "v")]
@@ -220,12 +218,11 @@ mod tests {
         for _ in 0..MAX_DEPTH + 1 {
             deep = json!([deep]);
         }
-        let too_deep = call(deep.clone());
-        assert!(call_fields(&too_deep).is_empty());
+        assert!(call_fields(&deep).is_empty());
         let Value::Array(mut items) = deep else {
             unreachable!("built as an array")
         };
-        let within = call(items.remove(0));
+        let within = items.remove(0);
         let fields = call_fields(&within);
         assert_eq!(fields.len(), 1);
         assert_eq!(fields[0].text, "too deep");

@@ -144,10 +144,7 @@ fn main() {
         let decision = set.evaluate(&context, event, &session);
         assert_eq!(decision.verdict, expected, "{name}: {decision:?}");
         assert!(
-            decision
-                .policies
-                .iter()
-                .all(|report| report.error.is_none()),
+            decision.failed_policies().next().is_none(),
             "{name}: {decision:?}"
         );
         let stats = measure(iterations, || {
@@ -163,11 +160,8 @@ fn main() {
         ("fresh instance", None),
         ("reused instance", Some(InstanceReuse::default())),
     ] {
-        let engine = Engine::new(EngineConfig {
-            instance_reuse: reuse,
-            ..EngineConfig::default()
-        })
-        .expect("the engine starts");
+        let engine =
+            Engine::new(EngineConfig::new().instance_reuse(reuse)).expect("the engine starts");
         let one = embedded(&engine, Some(&FIVE[..1]));
         let five = embedded(&engine, Some(&FIVE));
         let all = embedded(&engine, None);

@@ -411,7 +411,7 @@ mod tests {
                 digest: "ab".repeat(32),
                 verdict: Verdict::Deny,
                 micros: 42,
-                error: None,
+                failure: None,
             }],
             generation: 3,
         }

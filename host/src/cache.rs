@@ -94,7 +94,10 @@ impl ComponentCache {
         // others may write to. The bytes are read into memory rather than
         // mapped (`deserialize_file`), so a file changed after the read
         // cannot change the loaded code.
-        match unsafe { Component::deserialize(engine, &bytes) } {
+        // The crate's one exception to `unsafe_code = "deny"`.
+        #[allow(unsafe_code)]
+        let loaded = unsafe { Component::deserialize(engine, &bytes) };
+        match loaded {
             Ok(component) => {
                 tracing::debug!(cache = %self.path.display(), file = name, "loaded a compiled policy from the cache");
                 Some(component)

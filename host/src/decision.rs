@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::sandbox::PolicyFailure;
+
 /// What a policy, or a policy set as a whole, decides.
 ///
 /// Verdicts are ordered from the most lenient to the strictest, so the
@@ -32,6 +34,7 @@ impl fmt::Display for Verdict {
 
 /// The decision of a policy set on one event.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Decision {
     /// The strictest verdict of the policies that saw the event; allow when none did.
     pub verdict: Verdict,
@@ -43,12 +46,35 @@ pub struct Decision {
     pub generation: u64,
 }
 
+impl Decision {
+    /// A decision that an enforcement point makes itself (a rug pull, a
+    /// human's answer), with one reason and no policy reports.
+    pub fn new(verdict: Verdict, reason: Reason, generation: u64) -> Decision {
+        Decision {
+            verdict,
+            reasons: vec![reason],
+            policies: Vec::new(),
+            generation,
+        }
+    }
+
+    /// The reports of the policies that failed on this event (trapped, timed
+    /// out, ran out of memory, answered nonsense) and so count as the fail
+    /// verdict.
+    pub fn failed_policies(&self) -> impl Iterator<Item = &PolicyReport> {
+        self.policies
+            .iter()
+            .filter(|report| report.failure.is_some())
+    }
+}
+
 /// The rule of the reason the engine gives when a policy fails (traps,
 /// times out, runs out of memory or returns invalid data).
 pub const POLICY_FAILURE_RULE: &str = "policy-failure";
 
 /// One reason behind a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Reason {
     /// The policy that gave it.
     pub policy: String,
@@ -61,8 +87,25 @@ pub struct Reason {
     pub findings: Vec<Finding>,
 }
 
+impl Reason {
+    /// A reason that cites no finding.
+    pub fn new(
+        policy: impl Into<String>,
+        rule: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Reason {
+        Reason {
+            policy: policy.into(),
+            rule: rule.into(),
+            message: message.into(),
+            findings: Vec::new(),
+        }
+    }
+}
+
 /// One match of one of a policy's prefilter patterns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Finding {
     /// The `id` the policy gave the pattern.
     pub pattern: String,
@@ -78,6 +121,7 @@ pub struct Finding {
 
 /// What one policy decided on one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PolicyReport {
     /// The policy's name.
     pub name: String,
@@ -89,8 +133,20 @@ pub struct PolicyReport {
     pub verdict: Verdict,
     /// How long the policy took, instantiation included, in microseconds.
     pub micros: u64,
-    /// Why the policy failed, when it did.
-    pub error: Option<String>,
+    /// Why the policy failed, when it did; written as the failure's message
+    /// (`"error"`) in JSON.
+    #[serde(rename = "error", serialize_with = "failure_message")]
+    pub failure: Option<PolicyFailure>,
+}
+
+fn failure_message<S: serde::Serializer>(
+    failure: &Option<PolicyFailure>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match failure {
+        Some(failure) => serializer.collect_str(failure),
+        None => serializer.serialize_none(),
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 
 use crate::bindings;
-use crate::bundle::DEFAULT_POLICIES;
 use crate::cache::ComponentCache;
 use crate::decision::Verdict;
 use crate::error::{EngineError, LoadError};
@@ -25,35 +24,30 @@ use crate::ticker::{EpochTicker, TICK};
 use portcullis_text::digest::sha256_hex;
 
 /// How the engine runs policies.
+///
+/// Built with setter methods from [`EngineConfig::new`], which has the
+/// defaults (`DESIGN.md` gives the reason for each); new settings never break
+/// a caller:
+///
+/// ```
+/// use std::time::Duration;
+/// use portcullis::{EngineConfig, Verdict};
+///
+/// let config = EngineConfig::new()
+///     .timeout(Duration::from_millis(50))
+///     .fail_verdict(Verdict::Escalate);
+/// assert_eq!(config.get_timeout(), Duration::from_millis(50));
+/// assert_eq!(config.get_max_instances(), 32);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineConfig {
-    /// How long one policy may run on one event, instantiation included.
-    /// A policy still running then fails. Default: 100 ms.
-    pub timeout: Duration,
-    /// The most bytes one linear memory of a policy may grow to. A policy
-    /// that grows past it fails. Default: 32 MiB.
-    pub memory_limit: usize,
-    /// The verdict of a policy that fails (traps, times out, runs out of
-    /// memory or returns invalid data). Default: [`Verdict::Deny`].
-    pub fail_verdict: Verdict,
-    /// How much state each policy may keep per session; use it for
-    /// [`SessionState::new`](crate::SessionState::new).
-    pub state_quota: StateQuota,
-    /// How many policy instances may exist at once, across all threads that
-    /// evaluate: the size of the engine's instance pool. An evaluation that
-    /// finds the pool exhausted fails. Default: 32.
-    pub max_instances: u32,
-    /// Whether policy instances are kept warm and reused across
-    /// evaluations, and on what terms; read [`InstanceReuse`] before turning
-    /// it on. Default: `None`, a fresh instance for every evaluation.
-    pub instance_reuse: Option<InstanceReuse>,
-    /// A directory where compiled policies are cached, so that a policy
-    /// compiled once (by this process or an earlier one) is not compiled
-    /// again. Created if missing. It must be writable only by the user the
-    /// engine runs as (on Unix a directory writable by its group or others
-    /// is refused): whoever can write to it can make the engine run native
-    /// code. Default: `None`, no cache.
-    pub cache_dir: Option<PathBuf>,
+    pub(crate) timeout: Duration,
+    pub(crate) memory_limit: usize,
+    pub(crate) fail_verdict: Verdict,
+    pub(crate) state_quota: StateQuota,
+    pub(crate) max_instances: u32,
+    pub(crate) instance_reuse: Option<InstanceReuse>,
+    pub(crate) cache_dir: Option<PathBuf>,
 }
 
 impl Default for EngineConfig {
@@ -67,6 +61,107 @@ impl Default for EngineConfig {
             instance_reuse: None,
             cache_dir: None,
         }
+    }
+}
+
+/// Setters: each takes the configuration and returns it changed.
+impl EngineConfig {
+    /// The default configuration.
+    pub fn new() -> EngineConfig {
+        EngineConfig::default()
+    }
+
+    /// How long one policy may run on one event, instantiation included.
+    /// A policy still running then fails. Default: 100 ms.
+    pub fn timeout(mut self, timeout: Duration) -> EngineConfig {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The most bytes one linear memory of a policy may grow to. A policy
+    /// that grows past it fails. Default: 32 MiB.
+    pub fn memory_limit(mut self, bytes: usize) -> EngineConfig {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// The verdict of a policy that fails (traps, times out, runs out of
+    /// memory or returns invalid data). Default: [`Verdict::Deny`].
+    pub fn fail_verdict(mut self, verdict: Verdict) -> EngineConfig {
+        self.fail_verdict = verdict;
+        self
+    }
+
+    /// How much state each policy may keep per session; use it for
+    /// [`SessionState::new`](crate::SessionState::new).
+    pub fn state_quota(mut self, quota: StateQuota) -> EngineConfig {
+        self.state_quota = quota;
+        self
+    }
+
+    /// How many policy instances may exist at once, across all threads that
+    /// evaluate: the size of the engine's instance pool. An evaluation that
+    /// finds the pool exhausted fails. Default: 32.
+    pub fn max_instances(mut self, instances: u32) -> EngineConfig {
+        self.max_instances = instances;
+        self
+    }
+
+    /// Whether policy instances are kept warm and reused across
+    /// evaluations, and on what terms; read [`InstanceReuse`] before turning
+    /// it on. Default: `None`, a fresh instance for every evaluation.
+    pub fn instance_reuse(mut self, reuse: Option<InstanceReuse>) -> EngineConfig {
+        self.instance_reuse = reuse;
+        self
+    }
+
+    /// A directory where compiled policies are cached, so that a policy
+    /// compiled once (by this process or an earlier one) is not compiled
+    /// again. Created if missing. It must be writable only by the user the
+    /// engine runs as (on Unix a directory writable by its group or others
+    /// is refused): whoever can write to it can make the engine run native
+    /// code. Default: `None`, no cache.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> EngineConfig {
+        self.cache_dir = dir;
+        self
+    }
+}
+
+/// Getters, named after their setters.
+impl EngineConfig {
+    /// See [`EngineConfig::timeout`].
+    pub fn get_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// See [`EngineConfig::memory_limit`].
+    pub fn get_memory_limit(&self) -> usize {
+        self.memory_limit
+    }
+
+    /// See [`EngineConfig::fail_verdict`].
+    pub fn get_fail_verdict(&self) -> Verdict {
+        self.fail_verdict
+    }
+
+    /// See [`EngineConfig::state_quota`].
+    pub fn get_state_quota(&self) -> StateQuota {
+        self.state_quota
+    }
+
+    /// See [`EngineConfig::max_instances`].
+    pub fn get_max_instances(&self) -> u32 {
+        self.max_instances
+    }
+
+    /// See [`EngineConfig::instance_reuse`].
+    pub fn get_instance_reuse(&self) -> Option<&InstanceReuse> {
+        self.instance_reuse.as_ref()
+    }
+
+    /// See [`EngineConfig::cache_dir`].
+    pub fn get_cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
     }
 }
 
@@ -239,12 +334,9 @@ impl Engine {
     ///
     /// # Errors
     /// As [`Engine::load_components`].
+    #[cfg(feature = "default-policies")]
     pub fn load_default_policies(&self) -> Result<PolicySet, LoadError> {
-        self.load(
-            DEFAULT_POLICIES
-                .iter()
-                .map(|(name, bytes)| ((*name).to_owned(), *bytes)),
-        )
+        self.load(crate::default_policies().map(|(name, bytes)| (name.to_owned(), bytes)))
     }
 
     /// Loads every `*.wasm` file in `dir`, in the order of their names.
@@ -393,7 +485,7 @@ mod tests {
 
     #[test]
     fn unchanged_policies_are_compiled_once() {
-        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let engine = Engine::new(EngineConfig::new()).unwrap();
         let first = engine.load_default_policies().unwrap();
         let second = engine.load_default_policies().unwrap();
         assert!(first.policies().count() > 0);

@@ -20,10 +20,10 @@
 //! use portcullis::{Context, Engine, EngineConfig, Event, SessionState, ToolCall, Verdict};
 //! use serde_json::json;
 //!
-//! let engine = Engine::new(EngineConfig::default())?;
+//! let engine = Engine::new(EngineConfig::new())?;
 //! let policies = engine.load_default_policies()?;
 //!
-//! let session = SessionState::new(engine.config().state_quota);
+//! let session = SessionState::new(engine.config().get_state_quota());
 //! let ctx = Context { session: "s-1".into(), server: "shell".into() };
 //! let call = Event::Call(ToolCall {
 //!     name: "run".into(),
@@ -58,8 +58,8 @@
 
 pub mod audit;
 mod bindings;
-mod bundle;
 mod cache;
+mod decider;
 mod decision;
 mod engine;
 mod error;
@@ -67,13 +67,21 @@ mod event;
 mod instance;
 mod policy;
 mod policy_set;
-pub mod proxy;
 pub mod reload;
 mod sandbox;
 mod state;
 mod ticker;
 
-pub use decision::{Decision, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason, Verdict};
+/// README.md's Rust examples, compiled and run as doc tests so that they stay
+/// true.
+#[cfg(all(doctest, feature = "default-policies"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
+
+pub use decider::Decider;
+pub use decision::{
+    Decision, Finding, POLICY_FAILURE_RULE, PolicyFailure, PolicyReport, Reason, Verdict,
+};
 pub use engine::{Engine, EngineConfig};
 pub use error::{EngineError, EventError, LoadError};
 pub use event::{Context, Event, EventKind, ToolCall, ToolDefinition, ToolResult};
@@ -85,6 +93,7 @@ pub use state::{SessionState, StateQuota};
 /// The embedded default policies, as (name, component bytes): what
 /// [`Engine::load_default_policies`] loads. Useful to load a subset with
 /// [`Engine::load_components`].
+#[cfg(feature = "default-policies")]
 pub fn default_policies() -> impl Iterator<Item = (&'static str, &'static [u8])> {
-    bundle::DEFAULT_POLICIES.iter().copied()
+    portcullis_bundle::DEFAULT_POLICIES.iter().copied()
 }

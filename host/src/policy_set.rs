@@ -184,7 +184,7 @@ impl PolicySet {
                         ),
                         findings: Vec::new(),
                     };
-                    (verdict, vec![reason], Some(failure.to_string()))
+                    (verdict, vec![reason], Some(failure))
                 }
             };
             decision.verdict = decision.verdict.max(verdict);
@@ -195,7 +195,7 @@ impl PolicySet {
                 digest: info.digest.clone(),
                 verdict,
                 micros,
-                error,
+                failure: error,
             });
         }
         decision

@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-use crate::proxy::Decider;
-use crate::{Context, Decision, Engine, Event, LoadError, PolicySet, SessionState};
+use crate::{Context, Decider, Decision, Engine, Event, LoadError, PolicySet, SessionState};
 
 /// The policy generation in force, replaceable atomically.
 #[derive(Debug)]
@@ -290,10 +289,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("portcullis-reload-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        for (name, component) in crate::bundle::DEFAULT_POLICIES {
+        for (name, component) in crate::default_policies() {
             std::fs::write(dir.join(format!("{name}.wasm")), component).unwrap();
         }
-        let engine = Engine::new(EngineConfig::default()).unwrap();
+        let engine = Engine::new(EngineConfig::new()).unwrap();
         let handle = Arc::new(PolicyHandle::new(engine.load_dir(&dir).unwrap()));
         let first = handle.generation();
         let watcher = PolicyWatcher::spawn(

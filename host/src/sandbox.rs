@@ -192,17 +192,22 @@ impl ResourceLimiter for Limits {
     }
 }
 
-/// Why a policy gave no usable answer.
+/// Why a policy gave no usable answer, so that an embedder can tell (and
+/// count) a policy that timed out from one that trapped or ran out of
+/// memory. A failing policy's verdict is the configured fail verdict; its
+/// [`PolicyReport`](crate::PolicyReport) carries the failure.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PolicyFailure {
-    /// It ran past its deadline.
+#[non_exhaustive]
+pub enum PolicyFailure {
+    /// It ran past its deadline, which was this long.
     TimedOut(Duration),
     /// It tried to grow a memory past the limit (bytes).
     MemoryExceeded(usize),
     /// It tried to grow a table past the limit (elements).
     TableExceeded(usize),
-    /// It trapped.
-    Trap(Trap),
+    /// It trapped; the trap's description, such as `wasm \`unreachable\`
+    /// instruction executed`.
+    Trap(String),
     /// It could not be instantiated.
     Instantiation(String),
     /// The runtime reported another error.
@@ -227,7 +232,11 @@ impl PolicyFailure {
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => PolicyFailure::TimedOut(timeout),
-            Some(trap) => PolicyFailure::Trap(*trap),
+            Some(trap) => PolicyFailure::Trap(
+                trap.to_string()
+                    .trim_start_matches("wasm trap: ")
+                    .to_owned(),
+            ),
             None if instantiating => PolicyFailure::Instantiation(format!("{error:#}")),
             None => PolicyFailure::Runtime(format!("{error:#}")),
         }
@@ -246,10 +255,7 @@ impl fmt::Display for PolicyFailure {
             PolicyFailure::TableExceeded(limit) => {
                 write!(f, "exceeded table limit of {limit} elements")
             }
-            PolicyFailure::Trap(trap) => {
-                let trap = trap.to_string();
-                write!(f, "trap: {}", trap.trim_start_matches("wasm trap: "))
-            }
+            PolicyFailure::Trap(trap) => write!(f, "trap: {trap}"),
             PolicyFailure::Instantiation(message) => {
                 write!(f, "could not be instantiated: {message}")
             }
@@ -326,7 +332,13 @@ mod tests {
             "exceeded memory limit of 32 MiB"
         );
         assert_eq!(
-            PolicyFailure::Trap(Trap::UnreachableCodeReached).to_string(),
+            PolicyFailure::Trap(
+                Trap::UnreachableCodeReached
+                    .to_string()
+                    .trim_start_matches("wasm trap: ")
+                    .to_owned()
+            )
+            .to_string(),
             "trap: wasm `unreachable` instruction executed"
         );
     }

@@ -1,21 +1,42 @@
-//! Helpers for the end-to-end tests that run the `portcullis` binary once
-//! per case: where it and the workspace are, and what a successful run is.
-
-#![allow(dead_code)] // Each test binary uses its own share of the helpers.
+//! The `portcullis` binary and the workspace, for the tests that run it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The `portcullis` binary that cargo built for the running test.
+///
+/// Cargo puts a package's binaries in the target profile directory, one
+/// level above the `deps/` directory that holds its test executables; the
+/// tests that call this are declared by `portcullis-cli`, so cargo builds the
+/// binary before it runs them.
+///
+/// # Panics
+/// When the binary is not there.
+pub fn binary() -> PathBuf {
+    let test = std::env::current_exe().expect("the test knows its own path");
+    let profile = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("a test executable sits in <target>/<profile>/deps");
+    let binary = profile.join(format!("portcullis{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        binary.is_file(),
+        "{} is missing: run the test through `cargo test -p portcullis-cli`",
+        binary.display()
+    );
+    binary
+}
+
 /// A command that runs the `portcullis` binary built for these tests.
 pub fn portcullis() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    Command::new(binary())
 }
 
 /// The root of the workspace.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("host/ sits in the workspace")
+        .expect("tests/ sits in the workspace")
         .to_owned()
 }
 

@@ -2,8 +2,6 @@
 //! `tests/peers/` (see its README), a raw JSON-RPC client that drives
 //! `portcullis run` line by line, and the real `mcp` Python client.
 
-#![allow(dead_code)] // Each test binary uses its own share of the helpers.
-
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,20 +12,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::binary::binary as portcullis;
+
 /// How long to wait for a peer before the test fails as hung. A guard against
 /// hanging forever, not a timing assertion.
 /// Generous: a debug build compiles every policy when it starts, on a
 /// machine the tests share.
 pub const HANG_GUARD: Duration = Duration::from_secs(300);
 
-/// The `portcullis` binary built for these tests.
-pub fn portcullis() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_portcullis"))
-}
-
 /// `tests/peers/`.
 pub fn peers_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/peers")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("peers")
 }
 
 const INSTALL_NODE: &str = "npm ci --prefix tests/peers";

@@ -1,0 +1,111 @@
+//! One line of a JSONL batch: a tool description or a tool call, optionally
+//! labelled, in the schema of the evaluation corpus.
+
+use std::io::BufRead;
+
+use anyhow::{Context as _, bail};
+use portcullis::{
+    Context, Decision, Event, PolicySet, SessionState, StateQuota, ToolCall, ToolDefinition,
+    Verdict,
+};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One case, as read from a line.
+#[derive(Debug, Deserialize)]
+pub(crate) struct Case {
+    /// The case's identifier, echoed in the output.
+    pub(crate) id: Value,
+    /// `tool_description` or `tool_call`.
+    pub(crate) kind: String,
+    /// The tool definition, for `tool_description`.
+    pub(crate) tool: Option<Value>,
+    /// The definition the tool had before, for a rug pull: decided first, in the same session.
+    pub(crate) previous_tool: Option<Value>,
+    /// The call, for `tool_call`: `{name, arguments}`.
+    pub(crate) call: Option<CallCase>,
+    /// The server the tool belongs to.
+    pub(crate) server: Option<String>,
+    /// `malicious` or `benign`, when the case is labelled.
+    pub(crate) label: Option<String>,
+    /// The attack category of a malicious case.
+    pub(crate) attack: Option<String>,
+    /// The verdict a policy test case expects.
+    pub(crate) expect: Option<Verdict>,
+    /// A rule that must be among the reasons of a policy test case.
+    pub(crate) expect_rule: Option<String>,
+}
+
+/// The call of a `tool_call` case.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallCase {
+    /// The tool called.
+    pub(crate) name: String,
+    /// Its arguments.
+    #[serde(default)]
+    pub(crate) arguments: Value,
+}
+
+impl Case {
+    /// The id as a person reads it: a string id without its quotes.
+    pub(crate) fn display_id(&self) -> String {
+        match &self.id {
+            Value::String(id) => id.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Decides the case in a session of its own.
+    pub(crate) fn decide(&self, policies: &PolicySet) -> anyhow::Result<Decision> {
+        let context = Context {
+            session: format!("case-{}", self.display_id()),
+            server: self.server.clone().unwrap_or_else(|| "unknown".to_owned()),
+        };
+        let session = SessionState::new(StateQuota::default());
+        let event = match self.kind.as_str() {
+            "tool_description" => {
+                let tool = self
+                    .tool
+                    .as_ref()
+                    .context("a tool_description case needs `tool`")?;
+                if let Some(previous) = &self.previous_tool {
+                    let previous = ToolDefinition::from_mcp(previous).context("`previous_tool`")?;
+                    policies.evaluate(&context, &Event::Tool(previous), &session);
+                }
+                Event::Tool(ToolDefinition::from_mcp(tool).context("`tool`")?)
+            }
+            "tool_call" => {
+                let call = self
+                    .call
+                    .as_ref()
+                    .context("a tool_call case needs `call`")?;
+                Event::Call(ToolCall {
+                    name: call.name.clone(),
+                    arguments: call.arguments.clone(),
+                    tool: None,
+                })
+            }
+            other => bail!("unknown kind {other:?}: expected tool_description or tool_call"),
+        };
+        Ok(policies.evaluate(&context, &event, &session))
+    }
+}
+
+/// Reads the cases of a JSONL stream, one per non-blank line, with the
+/// line's number. A line that is not a case yields an error for that line
+/// only.
+pub(crate) fn read_cases(
+    input: impl BufRead,
+) -> impl Iterator<Item = (usize, anyhow::Result<Case>)> {
+    input
+        .lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, line))
+        .filter(|(_, line)| line.as_ref().map_or(true, |line| !line.trim().is_empty()))
+        .map(|(number, line)| {
+            let case = line
+                .context("reading the line")
+                .and_then(|line| serde_json::from_str(&line).context("parsing the line as a case"));
+            (number, case)
+        })
+}

@@ -1,0 +1,86 @@
+//! Options shared by the subcommands that load policies.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use portcullis::{Engine, EngineConfig, InstanceReuse, PolicySet, Verdict};
+
+/// Where policies come from and how they run.
+#[derive(Debug, Args)]
+pub(crate) struct PolicyOptions {
+    /// A directory of policy components (`*.wasm`) to use instead of the embedded defaults.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) policies: Option<PathBuf>,
+
+    /// How long one policy may run for one event before it fails closed.
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub(crate) timeout_ms: u64,
+
+    /// The verdict a failing policy (trap, timeout, memory exhausted) contributes.
+    #[arg(long, value_enum, default_value_t = FailVerdict::Deny)]
+    pub(crate) fail: FailVerdict,
+
+    /// Keep compiled policies in this directory, so that a policy is compiled
+    /// once, not at every start. It must be writable by this user only.
+    #[arg(long, value_name = "DIR", env = "PORTCULLIS_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+
+    /// Keep policy instances warm and reuse them across decisions (for
+    /// policies that are slow to start, e.g. Python or JavaScript). Only for
+    /// policies that keep their state in the host's session state.
+    #[arg(long)]
+    pub(crate) reuse_instances: bool,
+
+    /// Reuse only the instances of this policy (repeatable); implies
+    /// `--reuse-instances`.
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) reuse_policy: Vec<String>,
+
+    /// How many decisions a reused instance serves before it is replaced.
+    #[arg(long, value_name = "N", default_value_t = InstanceReuse::default().max_calls)]
+    pub(crate) reuse_max_calls: u32,
+}
+
+/// The verdicts a failing policy may fall back to: never allow.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FailVerdict {
+    /// Refuse.
+    Deny,
+    /// Ask a human.
+    Escalate,
+}
+
+impl PolicyOptions {
+    /// The engine configuration these options ask for.
+    pub(crate) fn engine_config(&self) -> EngineConfig {
+        let reuse = self.reuse_instances || !self.reuse_policy.is_empty();
+        EngineConfig::new()
+            .timeout(Duration::from_millis(self.timeout_ms))
+            .fail_verdict(match self.fail {
+                FailVerdict::Deny => Verdict::Deny,
+                FailVerdict::Escalate => Verdict::Escalate,
+            })
+            .cache_dir(self.cache_dir.clone())
+            .instance_reuse(reuse.then(|| InstanceReuse {
+                max_calls: self.reuse_max_calls,
+                policies: (!self.reuse_policy.is_empty()).then(|| self.reuse_policy.clone()),
+                ..InstanceReuse::default()
+            }))
+    }
+
+    /// Creates the engine and loads the policies these options name.
+    pub(crate) fn load(&self) -> anyhow::Result<(Engine, PolicySet)> {
+        let engine = Engine::new(self.engine_config()).context("cannot start the policy engine")?;
+        let policies = match &self.policies {
+            Some(dir) => engine
+                .load_dir(dir)
+                .with_context(|| format!("cannot load the policies in {}", dir.display()))?,
+            None => engine
+                .load_default_policies()
+                .context("cannot load the embedded default policies")?,
+        };
+        Ok((engine, policies))
+    }
+}

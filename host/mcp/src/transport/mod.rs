@@ -1,0 +1,3 @@
+//! Transports: how frames reach a [`Session`](crate::session::Session).
+
+pub mod stdio;

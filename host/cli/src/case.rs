@@ -1,12 +1,12 @@
-//! One line of a JSONL batch: a tool description or a tool call, optionally
-//! labelled, in the schema of the evaluation corpus.
+//! One line of a JSONL batch: a tool description, a tool call or a tool
+//! result, optionally labelled, in the schema of the evaluation corpus.
 
 use std::io::BufRead;
 
 use anyhow::{Context as _, bail};
 use portcullis::{
     Context, Decision, Event, PolicySet, SessionState, StateQuota, ToolCall, ToolDefinition,
-    Verdict,
+    ToolResult, Verdict,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -16,14 +16,16 @@ use serde_json::Value;
 pub(crate) struct Case {
     /// The case's identifier, echoed in the output.
     pub(crate) id: Value,
-    /// `tool_description` or `tool_call`.
+    /// `tool_description`, `tool_call` or `tool_result`.
     pub(crate) kind: String,
     /// The tool definition, for `tool_description`.
     pub(crate) tool: Option<Value>,
     /// The definition the tool had before, for a rug pull: decided first, in the same session.
     pub(crate) previous_tool: Option<Value>,
-    /// The call, for `tool_call`: `{name, arguments}`.
+    /// The call, for `tool_call` and `tool_result`: `{name, arguments}`.
     pub(crate) call: Option<CallCase>,
+    /// The result the server returned, for `tool_result`: `{content, ...}`.
+    pub(crate) result: Option<Value>,
     /// The server the tool belongs to.
     pub(crate) server: Option<String>,
     /// `malicious` or `benign`, when the case is labelled.
@@ -74,20 +76,32 @@ impl Case {
                 }
                 Event::Tool(ToolDefinition::from_mcp(tool).context("`tool`")?)
             }
-            "tool_call" => {
-                let call = self
-                    .call
-                    .as_ref()
-                    .context("a tool_call case needs `call`")?;
-                Event::Call(ToolCall {
-                    name: call.name.clone(),
-                    arguments: call.arguments.clone(),
-                    tool: None,
-                })
+            "tool_call" => Event::Call(self.tool_call()?),
+            "tool_result" => Event::Result(ToolResult {
+                call: self.tool_call()?,
+                response: self
+                    .result
+                    .clone()
+                    .context("a tool_result case needs `result`")?,
+            }),
+            other => {
+                bail!("unknown kind {other:?}: expected tool_description, tool_call or tool_result")
             }
-            other => bail!("unknown kind {other:?}: expected tool_description or tool_call"),
         };
         Ok(policies.evaluate(&context, &event, &session))
+    }
+
+    /// The case's call, to a tool the session has not seen listed.
+    fn tool_call(&self) -> anyhow::Result<ToolCall> {
+        let call = self
+            .call
+            .as_ref()
+            .with_context(|| format!("a {} case needs `call`", self.kind))?;
+        Ok(ToolCall {
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+            tool: None,
+        })
     }
 }
 

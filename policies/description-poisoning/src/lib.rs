@@ -308,6 +308,15 @@ mod tests {
     use portcullis_sdk::testing;
     use portcullis_sdk::testing::rules;
 
+    /// `cases.jsonl`, the file `portcullis policy test` also runs through the
+    /// engine (`tests/cli/policy_cases.rs`).
+    #[test]
+    fn cases() {
+        portcullis_sdk::testing::check_cases::<DescriptionPoisoning>(include_str!(
+            "../cases.jsonl"
+        ));
+    }
+
     use super::*;
 
     fn check_with(description: &str, schema: Value) -> Outcome {

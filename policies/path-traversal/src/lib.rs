@@ -52,6 +52,13 @@ mod tests {
     use portcullis_sdk::testing::rules;
     use portcullis_sdk::{Verdict, testing};
 
+    /// `cases.jsonl`, the file `portcullis policy test` also runs through the
+    /// engine (`tests/cli/policy_cases.rs`).
+    #[test]
+    fn cases() {
+        portcullis_sdk::testing::check_cases::<PathTraversal>(include_str!("../cases.jsonl"));
+    }
+
     use super::*;
 
     fn check(tool: &str, arguments: Value) -> Outcome {

@@ -185,6 +185,13 @@ mod tests {
     use portcullis_sdk::testing;
     use portcullis_sdk::testing::rules;
 
+    /// `cases.jsonl`, the file `portcullis policy test` also runs through the
+    /// engine (`tests/cli/policy_cases.rs`).
+    #[test]
+    fn cases() {
+        portcullis_sdk::testing::check_cases::<PromptInjection>(include_str!("../cases.jsonl"));
+    }
+
     use super::*;
 
     fn check_call(arguments: Value) -> Outcome {

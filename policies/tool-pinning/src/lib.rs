@@ -94,6 +94,13 @@ mod tests {
     use portcullis_sdk::serde_json::json;
     use portcullis_sdk::testing;
 
+    /// `cases.jsonl`, the file `portcullis policy test` also runs through the
+    /// engine (`tests/cli/policy_cases.rs`).
+    #[test]
+    fn cases() {
+        portcullis_sdk::testing::check_cases::<ToolPinning>(include_str!("../cases.jsonl"));
+    }
+
     use super::*;
 
     fn weather(description: &str) -> Tool {

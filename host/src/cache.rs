@@ -46,13 +46,13 @@ impl ComponentCache {
             use cap_std::fs::PermissionsExt;
             let mode = dir.dir_metadata().map_err(io_error)?.permissions().mode();
             if mode & 0o022 != 0 {
-                return Err(EngineError::InvalidConfig {
-                    reason: format!(
-                        "the cache directory {} is writable by its group or by others (mode {:o}); whoever can write there can run native code in this process, so make it writable by its owner only",
-                        path.display(),
+                return Err(io_error(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "it is writable by its group or by others (mode {:o}); whoever can write there can run native code in this process, so make it writable by its owner only",
                         mode & 0o777
                     ),
-                });
+                )));
             }
         }
         let mut hasher = Sha256Hasher(Sha256::new());
@@ -264,6 +264,7 @@ mod tests {
         let error = ComponentCache::open(&scratch.0, &engine)
             .err()
             .expect("a world-writable cache is refused");
+        assert!(matches!(error, EngineError::CacheDir { .. }), "{error:?}");
         assert!(
             error
                 .to_string()

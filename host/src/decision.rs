@@ -1,10 +1,9 @@
 //! What a policy set decides about an event, and why.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-
-pub use crate::sandbox::PolicyFailure;
 
 /// What a policy, or a policy set as a whole, decides.
 ///
@@ -146,6 +145,69 @@ fn failure_message<S: serde::Serializer>(
     match failure {
         Some(failure) => serializer.collect_str(failure),
         None => serializer.serialize_none(),
+    }
+}
+
+/// Why a policy gave no usable answer, so that an embedder can tell (and
+/// count) a policy that timed out from one that trapped or ran out of
+/// memory. A failing policy's verdict is the configured fail verdict; its
+/// [`PolicyReport`](crate::PolicyReport) carries the failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PolicyFailure {
+    /// It ran past its deadline, which was this long.
+    TimedOut(Duration),
+    /// It tried to grow a memory past the limit (bytes).
+    MemoryExceeded(usize),
+    /// It tried to grow a table past the limit (elements).
+    TableExceeded(usize),
+    /// It trapped; the trap's description, such as `wasm \`unreachable\`
+    /// instruction executed`.
+    Trap(String),
+    /// It could not be instantiated.
+    Instantiation(String),
+    /// The runtime reported another error.
+    Runtime(String),
+    /// It returned data that does not make sense.
+    InvalidOutcome(String),
+}
+
+impl fmt::Display for PolicyFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PolicyFailure::TimedOut(timeout) => {
+                write!(f, "timed out after {} ms", timeout.as_millis())
+            }
+            PolicyFailure::MemoryExceeded(limit) => {
+                write!(f, "exceeded memory limit of {}", Bytes(*limit))
+            }
+            PolicyFailure::TableExceeded(limit) => {
+                write!(f, "exceeded table limit of {limit} elements")
+            }
+            PolicyFailure::Trap(trap) => write!(f, "trap: {trap}"),
+            PolicyFailure::Instantiation(message) => {
+                write!(f, "could not be instantiated: {message}")
+            }
+            PolicyFailure::Runtime(message) => write!(f, "runtime error: {message}"),
+            PolicyFailure::InvalidOutcome(message) => {
+                write!(f, "returned an invalid outcome: {message}")
+            }
+        }
+    }
+}
+
+/// A byte count, in MiB or KiB when it is a whole number of them.
+struct Bytes(usize);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const KIB: usize = 1024;
+        const MIB: usize = 1024 * KIB;
+        match self.0 {
+            bytes if bytes >= MIB && bytes % MIB == 0 => write!(f, "{} MiB", bytes / MIB),
+            bytes if bytes >= KIB && bytes % KIB == 0 => write!(f, "{} KiB", bytes / KIB),
+            bytes => write!(f, "{bytes} bytes"),
+        }
     }
 }
 

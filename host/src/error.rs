@@ -3,7 +3,10 @@
 
 use std::path::PathBuf;
 
+use portcullis_text::prefilter::PrefilterError;
 use thiserror::Error;
+
+use crate::decision::PolicyFailure;
 
 /// The engine could not be created.
 #[derive(Debug, Error)]
@@ -98,7 +101,7 @@ pub enum LoadError {
         /// The policy.
         policy: String,
         /// What happened: a trap, a timeout, running out of memory.
-        cause: String,
+        cause: PolicyFailure,
     },
     /// The policy's metadata is unusable.
     #[error("policy `{policy}` has invalid metadata: {reason}")]
@@ -109,12 +112,13 @@ pub enum LoadError {
         reason: String,
     },
     /// One of the policy's prefilter patterns is invalid.
-    #[error("policy `{policy}` has an invalid pattern: {message}")]
+    #[error("policy `{policy}` has an invalid pattern: {source}")]
     InvalidPattern {
         /// The policy.
         policy: String,
-        /// The prefilter's message: which pattern and why.
-        message: String,
+        /// Which pattern, and why the prefilter refused it.
+        #[source]
+        source: PrefilterError,
     },
     /// Two policies have the same name.
     #[error(
@@ -129,10 +133,11 @@ pub enum LoadError {
         second: String,
     },
     /// The patterns of the set as a whole could not be compiled.
-    #[error("the policies' patterns could not be combined: {message}")]
+    #[error("the policies' patterns could not be combined: {source}")]
     Prefilter {
-        /// The prefilter's message.
-        message: String,
+        /// Why the prefilter could not be built.
+        #[source]
+        source: PrefilterError,
     },
 }
 

@@ -59,15 +59,17 @@
 pub mod audit;
 mod bindings;
 mod cache;
+mod compiled;
+mod config;
 mod decider;
 mod decision;
 mod engine;
 mod error;
 mod event;
 mod instance;
-mod policy;
 mod policy_set;
 pub mod reload;
+mod runtime;
 mod sandbox;
 mod state;
 mod ticker;
@@ -78,15 +80,16 @@ mod ticker;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
 
+pub use compiled::PolicyInfo;
+pub use config::EngineConfig;
 pub use decider::Decider;
 pub use decision::{
     Decision, Finding, POLICY_FAILURE_RULE, PolicyFailure, PolicyReport, Reason, Verdict,
 };
-pub use engine::{Engine, EngineConfig};
+pub use engine::Engine;
 pub use error::{EngineError, EventError, LoadError};
 pub use event::{Context, Event, EventKind, ToolCall, ToolDefinition, ToolResult};
 pub use instance::InstanceReuse;
-pub use policy::PolicyInfo;
 pub use policy_set::PolicySet;
 pub use state::{SessionState, StateQuota};
 

@@ -10,13 +10,13 @@ use std::time::Instant;
 
 use crate::bindings::WitEvent;
 use crate::bindings::portcullis::policy::types as wit;
+use crate::compiled::{CheckInput, CompiledPolicy, PolicyInfo};
+use crate::decision::PolicyFailure;
 use crate::decision::{Decision, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason, Verdict};
-use crate::engine::Engine;
 use crate::error::LoadError;
 use crate::event::{Context, Event};
 use crate::instance::WarmInstances;
-use crate::policy::{CheckInput, Policy, PolicyInfo};
-use crate::sandbox::PolicyFailure;
+use crate::runtime::Runtime;
 use crate::state::SessionState;
 use portcullis_text::fields::{call_fields, result_fields, tool_fields};
 use portcullis_text::prefilter::{Match, Prefilter};
@@ -32,7 +32,7 @@ pub struct PolicySet {
 }
 
 struct Generation {
-    engine: Engine,
+    runtime: Arc<Runtime>,
     number: u64,
     policies: Vec<LoadedPolicy>,
     prefilter: Prefilter,
@@ -41,7 +41,7 @@ struct Generation {
 }
 
 struct LoadedPolicy {
-    policy: Arc<Policy>,
+    policy: Arc<CompiledPolicy>,
     /// The indices of the policy's patterns in the prefilter.
     patterns: Range<usize>,
     /// The policy's idle instances, when the engine reuses them.
@@ -51,8 +51,8 @@ struct LoadedPolicy {
 impl PolicySet {
     /// Assembles loaded policies, given with their sources, into a new generation.
     pub(crate) fn new(
-        engine: Engine,
-        policies: Vec<(String, Arc<Policy>)>,
+        runtime: Arc<Runtime>,
+        policies: Vec<(String, Arc<CompiledPolicy>)>,
     ) -> Result<PolicySet, LoadError> {
         let mut sources: HashMap<&str, &str> = HashMap::new();
         for (source, policy) in &policies {
@@ -65,7 +65,6 @@ impl PolicySet {
             }
         }
         let mut patterns = Vec::new();
-        let runtime = engine.runtime();
         let policies: Vec<LoadedPolicy> = policies
             .into_iter()
             .map(|(_, policy)| {
@@ -86,12 +85,11 @@ impl PolicySet {
                 }
             })
             .collect();
-        let prefilter = Prefilter::new(&patterns).map_err(|error| LoadError::Prefilter {
-            message: error.to_string(),
-        })?;
+        let prefilter =
+            Prefilter::new(&patterns).map_err(|error| LoadError::Prefilter { source: error })?;
         Ok(PolicySet {
             generation: Arc::new(Generation {
-                engine,
+                runtime,
                 number: GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1,
                 policies,
                 prefilter,
@@ -112,7 +110,7 @@ impl PolicySet {
     }
 
     /// The loaded policies.
-    pub(crate) fn loaded(&self) -> impl Iterator<Item = &Arc<Policy>> {
+    pub(crate) fn loaded(&self) -> impl Iterator<Item = &Arc<CompiledPolicy>> {
         self.generation.policies.iter().map(|loaded| &loaded.policy)
     }
 
@@ -153,7 +151,7 @@ impl PolicySet {
         } else {
             Vec::new()
         };
-        let runtime = generation.engine.runtime();
+        let runtime = &generation.runtime;
         let wit_ctx = wit::Context::from(ctx);
         let wit_event = WitEvent::from(event);
         for loaded in subscribed {

@@ -2,7 +2,6 @@
 //! holds one evaluation (host interface, session state, resource limits,
 //! deadline), and how a failure inside it is described.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +9,7 @@ use wasmtime::component::Component;
 use wasmtime::{ResourceLimiter, Store, StoreLimits, StoreLimitsBuilder, Trap};
 
 use crate::bindings::portcullis::policy::{host, types};
+use crate::decision::PolicyFailure;
 use crate::state::PolicyState;
 
 /// The interfaces a policy may import: the host interface, and the types it uses.
@@ -27,6 +27,9 @@ pub(crate) fn forbidden_import(engine: &wasmtime::Engine, component: &Component)
         .find(|name| !ALLOWED_IMPORTS.contains(name))
         .map(str::to_owned)
 }
+
+/// The size of a WebAssembly page, the unit memories grow by.
+pub(crate) const PAGE: usize = 64 << 10;
 
 /// The most core instances, memories and tables one policy instance may have.
 ///
@@ -192,30 +195,6 @@ impl ResourceLimiter for Limits {
     }
 }
 
-/// Why a policy gave no usable answer, so that an embedder can tell (and
-/// count) a policy that timed out from one that trapped or ran out of
-/// memory. A failing policy's verdict is the configured fail verdict; its
-/// [`PolicyReport`](crate::PolicyReport) carries the failure.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PolicyFailure {
-    /// It ran past its deadline, which was this long.
-    TimedOut(Duration),
-    /// It tried to grow a memory past the limit (bytes).
-    MemoryExceeded(usize),
-    /// It tried to grow a table past the limit (elements).
-    TableExceeded(usize),
-    /// It trapped; the trap's description, such as `wasm \`unreachable\`
-    /// instruction executed`.
-    Trap(String),
-    /// It could not be instantiated.
-    Instantiation(String),
-    /// The runtime reported another error.
-    Runtime(String),
-    /// It returned data that does not make sense.
-    InvalidOutcome(String),
-}
-
 impl PolicyFailure {
     /// A trap, described without wasmtime's `wasm trap: ` prefix (the
     /// message already says it is a trap).
@@ -245,45 +224,6 @@ impl PolicyFailure {
             Some(trap) => PolicyFailure::trap(*trap),
             None if instantiating => PolicyFailure::Instantiation(format!("{error:#}")),
             None => PolicyFailure::Runtime(format!("{error:#}")),
-        }
-    }
-}
-
-impl fmt::Display for PolicyFailure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            PolicyFailure::TimedOut(timeout) => {
-                write!(f, "timed out after {} ms", timeout.as_millis())
-            }
-            PolicyFailure::MemoryExceeded(limit) => {
-                write!(f, "exceeded memory limit of {}", Bytes(*limit))
-            }
-            PolicyFailure::TableExceeded(limit) => {
-                write!(f, "exceeded table limit of {limit} elements")
-            }
-            PolicyFailure::Trap(trap) => write!(f, "trap: {trap}"),
-            PolicyFailure::Instantiation(message) => {
-                write!(f, "could not be instantiated: {message}")
-            }
-            PolicyFailure::Runtime(message) => write!(f, "runtime error: {message}"),
-            PolicyFailure::InvalidOutcome(message) => {
-                write!(f, "returned an invalid outcome: {message}")
-            }
-        }
-    }
-}
-
-/// A byte count, in MiB or KiB when it is a whole number of them.
-struct Bytes(usize);
-
-impl fmt::Display for Bytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const KIB: usize = 1024;
-        const MIB: usize = 1024 * KIB;
-        match self.0 {
-            bytes if bytes >= MIB && bytes % MIB == 0 => write!(f, "{} MiB", bytes / MIB),
-            bytes if bytes >= KIB && bytes % KIB == 0 => write!(f, "{} KiB", bytes / KIB),
-            bytes => write!(f, "{bytes} bytes"),
         }
     }
 }

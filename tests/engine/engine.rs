@@ -291,9 +291,11 @@ fn a_policy_with_an_invalid_pattern_is_refused() -> Result<()> {
         .load_components([("unbalanced.wasm".to_owned(), component)])
         .unwrap_err();
     match &error {
-        LoadError::InvalidPattern { policy, message } => {
+        LoadError::InvalidPattern { policy, source } => {
             assert_eq!(policy, "unbalanced.wasm");
-            assert!(message.contains("open"), "{message}");
+            assert!(source.to_string().contains("open"), "{source}");
+            // The prefilter's error is kept as the cause, not flattened.
+            assert!(std::error::Error::source(&error).is_some());
         }
         other => panic!("expected an invalid pattern, got {other:?}"),
     }
@@ -407,7 +409,10 @@ fn a_policy_that_imports_wasi_is_refused() -> Result<()> {
 #[test]
 fn a_policy_whose_metadata_fails_is_refused() -> Result<()> {
     let engine = Engine::new(EngineConfig::new().timeout(Duration::from_millis(20)))?;
-    for (body, cause) in [(UNREACHABLE, "unreachable"), (LOOP_FOREVER, "timed out")] {
+    for (body, cause, timed_out) in [
+        (UNREACHABLE, "unreachable", false),
+        (LOOP_FOREVER, "timed out", true),
+    ] {
         let component = WatPolicy::new("broken").metadata(body).component()?;
         let error = engine
             .load_components([("broken.wasm".to_owned(), component)])
@@ -415,7 +420,12 @@ fn a_policy_whose_metadata_fails_is_refused() -> Result<()> {
         match error {
             LoadError::MetadataFailed { policy, cause: got } => {
                 assert_eq!(policy, "broken.wasm");
-                assert!(got.contains(cause), "{got}");
+                assert!(got.to_string().contains(cause), "{got}");
+                assert_eq!(
+                    matches!(got, PolicyFailure::TimedOut(_)),
+                    timed_out,
+                    "{got:?}"
+                );
             }
             other => panic!("expected a metadata failure, got {other:?}"),
         }

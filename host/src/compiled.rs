@@ -8,11 +8,12 @@ use serde::Serialize;
 
 use crate::bindings::portcullis::policy::types as wit;
 use crate::bindings::{PolicyPre, WitEvent};
-use crate::engine::Runtime;
+use crate::decision::PolicyFailure;
 use crate::error::LoadError;
 use crate::event::EventKind;
 use crate::instance::{PolicyInstance, WarmInstances};
-use crate::sandbox::{self, HostState, PolicyFailure};
+use crate::runtime::Runtime;
+use crate::sandbox::{self, HostState};
 use crate::state::{PolicyState, SessionState};
 use portcullis_text::prefilter::{PatternSpec, Prefilter};
 
@@ -40,14 +41,14 @@ pub(crate) struct CheckInput<'a> {
 }
 
 /// A compiled, linked policy whose metadata has been read.
-pub(crate) struct Policy {
+pub(crate) struct CompiledPolicy {
     info: PolicyInfo,
     name: Arc<str>,
     patterns: Vec<PatternSpec>,
     pre: PolicyPre<HostState>,
 }
 
-impl Policy {
+impl CompiledPolicy {
     /// Compiles `bytes`, checks its imports, links it and reads its metadata.
     /// `source` names the policy in errors until it has told its name.
     pub(crate) fn load(
@@ -55,7 +56,7 @@ impl Policy {
         source: &str,
         bytes: &[u8],
         digest: String,
-    ) -> Result<Policy, LoadError> {
+    ) -> Result<CompiledPolicy, LoadError> {
         let component = runtime.component(source, bytes, &digest)?;
         if let Some(import) = sandbox::forbidden_import(&runtime.engine, &component) {
             return Err(LoadError::ForbiddenImport {
@@ -89,8 +90,7 @@ impl Policy {
                         &error,
                         instantiating,
                         runtime.config.timeout,
-                    )
-                    .to_string(),
+                    ),
                 })?
         };
         let bad_metadata = |reason: String| LoadError::BadMetadata {
@@ -117,9 +117,9 @@ impl Policy {
             .collect();
         Prefilter::new(&patterns).map_err(|error| LoadError::InvalidPattern {
             policy: source.to_owned(),
-            message: error.to_string(),
+            source: error,
         })?;
-        Ok(Policy {
+        Ok(CompiledPolicy {
             name: Arc::from(metadata.name.as_str()),
             info: PolicyInfo {
                 name: metadata.name,

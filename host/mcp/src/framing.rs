@@ -37,6 +37,46 @@ impl RequestId {
         RequestId(Value::from(text).to_string())
     }
 
+    /// Whether a client could read `self` and `other`, spelled differently,
+    /// as the same id: the TypeScript SDK matches `Number(response.id)`, and
+    /// a lax parser reads `2.0` or `"2"` as `2`. A server that answers under
+    /// such a spelling must not get an answer past the checks keyed on the
+    /// exact id.
+    pub fn aliases(&self, other: &RequestId) -> bool {
+        self != other
+            && match (self.numeric(), other.numeric()) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            }
+    }
+
+    /// The number a client's `Number(id)` would read, if any: a JSON number,
+    /// or a string holding a decimal, hexadecimal, octal or binary number
+    /// (blank counts as zero, as in JavaScript).
+    fn numeric(&self) -> Option<f64> {
+        match serde_json::from_str::<Value>(&self.0).ok()? {
+            Value::Number(number) => number.as_f64(),
+            Value::String(text) => {
+                let text = text.trim();
+                let radix = |prefix: &str, radix| {
+                    let digits = text
+                        .strip_prefix(prefix)
+                        .or_else(|| text.strip_prefix(&prefix.to_uppercase()))?;
+                    u64::from_str_radix(digits, radix).ok().map(|n| n as f64)
+                };
+                if text.is_empty() {
+                    Some(0.0)
+                } else {
+                    radix("0x", 16)
+                        .or_else(|| radix("0o", 8))
+                        .or_else(|| radix("0b", 2))
+                        .or_else(|| text.parse::<f64>().ok().filter(|n| n.is_finite()))
+                }
+            }
+            _ => None,
+        }
+    }
+
     /// The id as a JSON value, to put into a message.
     pub fn to_value(&self) -> Value {
         serde_json::from_str(&self.0).expect("a request id is JSON text")
@@ -291,6 +331,27 @@ fn classify(value: &Value) -> Result<MessageKind, FrameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn id(json: &str) -> RequestId {
+        RequestId::from_value(&serde_json::from_str(json).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn ids_a_client_reads_as_one_alias_each_other() {
+        for spelling in ["2.0", "2e0", "20e-1", r#""2""#, r#"" 2 ""#, r#""0x2""#] {
+            assert!(id(spelling).aliases(&id("2")), "{spelling}");
+            assert!(id("2").aliases(&id(spelling)), "{spelling}");
+        }
+        assert!(id(r#""""#).aliases(&id("0")));
+        assert!(
+            !id("2").aliases(&id("2")),
+            "the same id is a match, not an alias"
+        );
+        for other in ["3", r#""two""#, r#""2x""#, "null"] {
+            assert!(!id(other).aliases(&id("2")), "{other}");
+        }
+        assert!(!id(r#""a""#).aliases(&id(r#""b""#)));
+    }
 
     fn frames(input: &[u8], limit: usize) -> Vec<Frame> {
         let mut reader = FrameReader::new(input, limit);

@@ -288,8 +288,40 @@ impl Session {
                 match self.pending.remove(&id) {
                     Some(Pending::ListTools) => self.on_list(&id, message),
                     Some(Pending::CallTool(call)) => self.on_call_result(id, message, call),
-                    Some(Pending::Other) | None => vec![Outbound::Client(message.raw)],
+                    Some(Pending::Other) => vec![Outbound::Client(message.raw)],
+                    None => self.on_unmatched_response(&id),
                 }
+            }
+        }
+    }
+
+    /// A server response whose id is no pending request's. It is never
+    /// relayed: checks are keyed on the exact id, so a response under
+    /// another spelling of a pending id (`2.0` for `2`) would reach a client
+    /// that reads it as that request's answer, unchecked. That request is
+    /// answered with an error instead; a response that aliases nothing is
+    /// dropped.
+    fn on_unmatched_response(&mut self, id: &RequestId) -> Vec<Outbound> {
+        let alias = self
+            .pending
+            .keys()
+            .find(|pending| id.aliases(pending))
+            .cloned();
+        match alias {
+            Some(pending) => {
+                self.pending.remove(&pending);
+                tracing::warn!(%id, request = %pending, "the server answered a request under another spelling of its id; refused");
+                vec![Outbound::Client(error_response(
+                    &pending.to_value(),
+                    INVALID_REQUEST,
+                    &format!(
+                        "Portcullis: the server answered this request under the id {id} instead of {pending}; the answer was refused unchecked"
+                    ),
+                ))]
+            }
+            None => {
+                tracing::warn!(%id, "a server response to no pending request was dropped");
+                Vec::new()
             }
         }
     }
@@ -878,6 +910,43 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(session.on_server_frame(frame), vec![Outbound::Client(raw)]);
+    }
+
+    #[test]
+    fn an_answer_under_another_spelling_of_the_id_is_refused_not_relayed() {
+        let mut session = session();
+        to_server(session.on_client_frame(frame(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}),
+        )));
+        // A client reads 2.0 as 2; the listing under it was never checked.
+        let refused = to_client(session.on_server_frame(frame(json!({
+            "jsonrpc": "2.0", "id": 2.0,
+            "result": {"tools": [tool("evil", "bad")]},
+        }))));
+        assert_eq!(refused["id"], 2, "{refused}");
+        assert!(refused["result"].is_null(), "{refused}");
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("under the id 2.0"),
+            "{refused}"
+        );
+        // The request has its one answer: the exact id arriving late is
+        // now unmatched and dropped too.
+        let late = session.on_server_frame(frame(json!({
+            "jsonrpc": "2.0", "id": 2, "result": {"tools": [tool("evil", "bad")]},
+        })));
+        assert!(late.is_empty(), "{late:?}");
+    }
+
+    #[test]
+    fn a_response_to_no_request_is_dropped() {
+        let mut session = session();
+        let out = session.on_server_frame(frame(json!({
+            "jsonrpc": "2.0", "id": 99, "result": {"tools": [tool("evil", "bad")]},
+        })));
+        assert!(out.is_empty(), "{out:?}");
     }
 
     #[test]

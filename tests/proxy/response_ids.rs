@@ -27,7 +27,10 @@ fn answers_under_an_aliased_id_are_refused_and_exact_ones_checked() {
     // The control: the same injection under the exact id is checked and withheld.
     let exact = proxy.call_tool("exact", json!({}));
     assert_eq!(exact["isError"], true, "{exact}");
-    assert!(!exact.to_string().contains("Ignore all previous"), "{exact}");
+    assert!(
+        !exact.to_string().contains("Ignore all previous"),
+        "{exact}"
+    );
 
     // Nothing the server sent under an alias reached the client some other way.
     for message in &proxy.received {

@@ -35,6 +35,29 @@ use portcullis::{
     Context, Decision, Event, Reason, SessionState, ToolCall, ToolDefinition, ToolResult, Verdict,
 };
 
+/// The requests whose contents the proxy inspects.
+const INSPECTED_REQUESTS: [&str; 3] = ["tools/call", "tools/list", "initialize"];
+
+/// The inspected request that `method` imitates without being it: the same
+/// name once case, compatibility forms, invisible characters, white space
+/// and slash look-alikes are folded away (`Tools/Call`, `tools/call `,
+/// `tools\u{2215}call`). Strict servers reject such names, but a lenient one
+/// may run them, and then a call would run that no policy saw.
+fn disguised(method: &str) -> Option<&'static str> {
+    let folded: String = portcullis_text::normalize::normalize(method)
+        .text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '\u{2215}' | '\u{2044}' | '\u{29F8}' | '\u{FF0F}' | '\\' => '/',
+            c => c,
+        })
+        .collect();
+    INSPECTED_REQUESTS
+        .into_iter()
+        .find(|inspected| *inspected == folded && *inspected != method)
+}
+
 /// The JSON-RPC error code the proxy answers pending requests with when the
 /// server is gone.
 pub const SERVER_EXITED: i64 = -32603;
@@ -214,6 +237,26 @@ impl Session {
                     INVALID_REQUEST,
                     "Portcullis: this request id is reserved by the proxy",
                 ))]
+            }
+            MessageKind::Request { id, method } if disguised(&method).is_some() => {
+                tracing::warn!(%id, method, "a look-alike of an inspected method was refused");
+                vec![Outbound::Client(error_response(
+                    &id.to_value(),
+                    INVALID_REQUEST,
+                    &format!(
+                        "Portcullis: {method:?} is not {:?}; method names are exact, and a look-alike of a method the proxy inspects is refused",
+                        disguised(&method).unwrap_or_default()
+                    ),
+                ))]
+            }
+            MessageKind::Notification { method }
+                if INSPECTED_REQUESTS.contains(&method.as_str())
+                    || disguised(&method).is_some() =>
+            {
+                // A request sent without an id cannot be answered, and a
+                // lenient server might still run it: it goes nowhere.
+                tracing::warn!(method, "a request sent as a notification was dropped");
+                Vec::new()
             }
             MessageKind::Request { id, method } => match method.as_str() {
                 "tools/call" => self.on_call(id, message),
@@ -938,6 +981,46 @@ mod tests {
             "jsonrpc": "2.0", "id": 2, "result": {"tools": [tool("evil", "bad")]},
         })));
         assert!(late.is_empty(), "{late:?}");
+    }
+
+    #[test]
+    fn look_alikes_of_inspected_methods_are_refused() {
+        let mut session = session();
+        for method in [
+            "Tools/Call",
+            "tools/call ",
+            "TOOLS/CALL",
+            "tools\u{2215}call",
+            "tools/\u{200B}list",
+        ] {
+            let refused = to_client(session.on_client_frame(frame(json!({
+                "jsonrpc": "2.0", "id": 5, "method": method,
+                "params": {"name": "run", "arguments": {"command": "x; rm -rf /"}},
+            }))));
+            assert_eq!(refused["id"], 5, "{method:?}: {refused}");
+            assert_eq!(refused["error"]["code"], INVALID_REQUEST, "{method:?}");
+        }
+        // Other methods pass as before.
+        let out = session.on_client_frame(frame(json!({
+            "jsonrpc": "2.0", "id": 6, "method": "resources/list",
+        })));
+        assert!(matches!(only(out), Outbound::Server(_)));
+    }
+
+    #[test]
+    fn an_inspected_request_sent_as_a_notification_goes_nowhere() {
+        let mut session = session();
+        for method in ["tools/call", "Tools/Call", "tools/list"] {
+            let out = session.on_client_frame(frame(json!({
+                "jsonrpc": "2.0", "method": method,
+                "params": {"name": "run", "arguments": {"command": "x; rm -rf /"}},
+            })));
+            assert!(out.is_empty(), "{method}: {out:?}");
+        }
+        let out = session.on_client_frame(frame(json!({
+            "jsonrpc": "2.0", "method": "notifications/initialized",
+        })));
+        assert!(matches!(only(out), Outbound::Server(_)));
     }
 
     #[test]

@@ -71,6 +71,13 @@ impl Decision {
 /// times out, runs out of memory or returns invalid data).
 pub const POLICY_FAILURE_RULE: &str = "policy-failure";
 
+/// The rule of the reason the engine gives when one of a policy's patterns
+/// matched a field more often than the prefilter shows a policy
+/// ([`portcullis_text::prefilter::MAX_MATCHES_PER_PATTERN_PER_FIELD`]): the
+/// policy may not have seen the match that matters (decoys first, the attack
+/// last), so it counts as the fail verdict.
+pub const FINDINGS_OVERFLOW_RULE: &str = "findings-overflow";
+
 /// One reason behind a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]

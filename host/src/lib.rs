@@ -84,7 +84,8 @@ pub use compiled::PolicyInfo;
 pub use config::EngineConfig;
 pub use decider::Decider;
 pub use decision::{
-    Decision, Finding, POLICY_FAILURE_RULE, PolicyFailure, PolicyReport, Reason, Verdict,
+    Decision, FINDINGS_OVERFLOW_RULE, Finding, POLICY_FAILURE_RULE, PolicyFailure, PolicyReport,
+    Reason, Verdict,
 };
 pub use engine::Engine;
 pub use error::{EngineError, EventError, LoadError};

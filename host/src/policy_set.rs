@@ -12,14 +12,16 @@ use crate::bindings::WitEvent;
 use crate::bindings::portcullis::policy::types as wit;
 use crate::compiled::{CheckInput, CompiledPolicy, PolicyInfo};
 use crate::decision::PolicyFailure;
-use crate::decision::{Decision, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason, Verdict};
+use crate::decision::{
+    Decision, FINDINGS_OVERFLOW_RULE, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason, Verdict,
+};
 use crate::error::LoadError;
 use crate::event::{Context, Event};
 use crate::instance::WarmInstances;
 use crate::runtime::Runtime;
 use crate::state::SessionState;
 use portcullis_text::fields::{call_fields, result_fields, tool_fields};
-use portcullis_text::prefilter::{Match, Prefilter};
+use portcullis_text::prefilter::{MAX_MATCHES_PER_PATTERN_PER_FIELD, Match, Prefilter, Scan};
 
 /// The last generation number handed out, process-wide.
 static GENERATIONS: AtomicU64 = AtomicU64::new(0);
@@ -141,7 +143,7 @@ impl PolicySet {
         if subscribed.is_empty() {
             return decision;
         }
-        let matches = if subscribed.iter().any(|loaded| !loaded.patterns.is_empty()) {
+        let scan = if subscribed.iter().any(|loaded| !loaded.patterns.is_empty()) {
             let fields = match event {
                 Event::Tool(tool) => tool_fields(&tool.text()),
                 Event::Call(call) => call_fields(&call.arguments),
@@ -149,7 +151,7 @@ impl PolicySet {
             };
             generation.prefilter.scan(&fields)
         } else {
-            Vec::new()
+            Scan::default()
         };
         let runtime = &generation.runtime;
         let wit_ctx = wit::Context::from(ctx);
@@ -157,7 +159,7 @@ impl PolicySet {
         for loaded in subscribed {
             let policy = &loaded.policy;
             let info = policy.info();
-            let findings = generation.findings_of(loaded, &matches);
+            let findings = generation.findings_of(loaded, &scan.matches);
             let wit_findings: Vec<wit::Finding> = findings.iter().map(Into::into).collect();
             let input = CheckInput {
                 ctx: &wit_ctx,
@@ -169,7 +171,7 @@ impl PolicySet {
                 reasons_of(&info.name, outcome, &findings)
             });
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let (verdict, reasons, error) = match result {
+            let (mut verdict, mut reasons, error) = match result {
                 Ok((verdict, reasons)) => (verdict, reasons, None),
                 Err(failure) => {
                     let verdict = runtime.config.fail_verdict;
@@ -185,6 +187,25 @@ impl PolicySet {
                     (verdict, vec![reason], Some(failure))
                 }
             };
+            // A policy that was not shown every match of its patterns was
+            // blinded, whatever it answered: it counts as failing.
+            if let Some(overflow) = scan
+                .overflowed
+                .iter()
+                .find(|overflow| loaded.patterns.contains(&overflow.pattern))
+            {
+                let fail = runtime.config.fail_verdict;
+                verdict = verdict.max(fail);
+                reasons.push(Reason {
+                    policy: info.name.clone(),
+                    rule: FINDINGS_OVERFLOW_RULE.to_owned(),
+                    message: format!(
+                        "pattern `{}` of policy `{}` matched {} more than {MAX_MATCHES_PER_PATTERN_PER_FIELD} times, more than it is shown, so the policy may not have seen what matters and counts as {fail}",
+                        generation.pattern_ids[overflow.pattern], info.name, overflow.field
+                    ),
+                    findings: Vec::new(),
+                });
+            }
             decision.verdict = decision.verdict.max(verdict);
             decision.reasons.extend(reasons);
             decision.policies.push(PolicyReport {

@@ -319,6 +319,7 @@ fn scan(metadata: &Metadata, fields: &[TextField<'_>]) -> Vec<Finding> {
     });
     prefilter
         .scan(fields)
+        .matches
         .into_iter()
         .map(|found| Finding {
             pattern: specs[found.pattern].id.clone(),

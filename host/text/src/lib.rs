@@ -30,7 +30,7 @@
 //!     matcher: Matcher::Regex(r"rm\s+-rf\s+/".into()),
 //! }])?;
 //! let arguments = json!({ "command": "ls; RM -rf /" });
-//! let matches = prefilter.scan(&call_fields(&arguments));
+//! let matches = prefilter.scan(&call_fields(&arguments)).matches;
 //! assert_eq!(matches[0].field, "/arguments/command");
 //! assert_eq!(matches[0].matched, "rm -rf /");
 //! # Ok::<(), Box<dyn std::error::Error>>(())

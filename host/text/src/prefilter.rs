@@ -15,10 +15,13 @@
 //! other text it has them dropped, which can only add matches, and the
 //! search of each candidate alone for its spans weeds out the false ones.
 //!
-//! Output is bounded whatever the input: at most
+//! Output is bounded by the input: at most
 //! [`MAX_MATCHES_PER_PATTERN_PER_FIELD`] matches of one pattern in one field
-//! (the first ones), at most [`MAX_MATCHES_PER_SCAN`] in all (those of the
-//! first fields), and empty regex matches are not reported.
+//! (the first ones), and empty regex matches are not reported. Nothing is
+//! dropped silently: a pattern that matched more often in a field than it
+//! reports is named in [`Scan::overflowed`], so that the engine can fail
+//! closed for the policy that asked for it instead of letting decoys push
+//! the real match out of its sight.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -32,13 +35,9 @@ pub use crate::fields::TextField;
 pub use crate::normalize::BuiltinDetector;
 use crate::normalize::normalize;
 
-/// The most matches of one pattern reported in one field; later ones are
-/// dropped.
-pub const MAX_MATCHES_PER_PATTERN_PER_FIELD: usize = 8;
-
-/// The most matches one scan reports; matches in later fields, then later in
-/// the field that reaches the cap, are dropped.
-pub const MAX_MATCHES_PER_SCAN: usize = 256;
+/// The most matches of one pattern reported in one field; a pattern that
+/// matches more often there is reported in [`Scan::overflowed`].
+pub const MAX_MATCHES_PER_PATTERN_PER_FIELD: usize = 64;
 
 /// The largest compiled form (Thompson NFA, in bytes) of one regex pattern,
 /// so that a hostile policy cannot make the host build a huge automaton.
@@ -94,6 +93,27 @@ pub struct Match {
     /// ([`HiddenSpan::content`](crate::normalize::HiddenSpan::content)), so
     /// that a policy can tell one zero-width space from a hundred.
     pub matched: String,
+}
+
+/// What one scan found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// The matches, ordered by field (in the order given), then by start,
+    /// end and pattern.
+    pub matches: Vec<Match>,
+    /// Each (pattern, field) that matched more than
+    /// [`MAX_MATCHES_PER_PATTERN_PER_FIELD`] times, so that only its first
+    /// matches are in `matches`.
+    pub overflowed: Vec<Overflow>,
+}
+
+/// A pattern that matched in a field more often than the scan reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overflow {
+    /// Index of the pattern in the slice the prefilter was built from.
+    pub pattern: usize,
+    /// The path of the field.
+    pub field: String,
 }
 
 /// Why a prefilter could not be built.
@@ -216,13 +236,12 @@ impl Prefilter {
         })
     }
 
-    /// Finds the patterns in `fields`, ordered by field (in the order given),
-    /// then by start, end and pattern; see the [module documentation](self)
-    /// for the caps.
-    pub fn scan<'a>(&self, fields: &[TextField<'a>]) -> Vec<Match> {
-        let mut matches = Vec::new();
+    /// Finds the patterns in `fields`; see the [module documentation](self)
+    /// for the cap per pattern and field.
+    pub fn scan<'a>(&self, fields: &[TextField<'a>]) -> Scan {
+        let mut scan = Scan::default();
         if self.patterns == 0 {
-            return matches;
+            return scan;
         }
         let mut found = FieldMatches::new(self.patterns);
         let mut pattern_set = self
@@ -230,9 +249,6 @@ impl Prefilter {
             .as_ref()
             .map(|set| PatternSet::new(set.ascii.pattern_len()));
         for field in fields {
-            if matches.len() >= MAX_MATCHES_PER_SCAN {
-                break;
-            }
             let normalized = normalize(field.text);
             let text = normalized.text.as_str();
             found.clear();
@@ -241,8 +257,8 @@ impl Prefilter {
                     for &pattern in &self.literal_patterns[hit.pattern().as_usize()] {
                         found.push(pattern, hit.start()..hit.end(), None);
                     }
-                    // Only literals have been pushed: stop when all are capped.
-                    if found.capped == self.literal_pattern_count {
+                    // Only literals have been pushed: stop when all overflowed.
+                    if found.overflowed == self.literal_pattern_count {
                         break;
                     }
                 }
@@ -254,7 +270,8 @@ impl Prefilter {
                     let spans = regex
                         .find_iter(text)
                         .filter(|hit| !hit.is_empty())
-                        .take(MAX_MATCHES_PER_PATTERN_PER_FIELD);
+                        // One more than is reported, to learn of an overflow.
+                        .take(MAX_MATCHES_PER_PATTERN_PER_FIELD + 1);
                     for hit in spans {
                         found.push(*pattern, hit.start()..hit.end(), None);
                     }
@@ -270,8 +287,7 @@ impl Prefilter {
             found
                 .spans
                 .sort_unstable_by_key(|&(pattern, start, end, _)| (start, end, pattern));
-            let room = MAX_MATCHES_PER_SCAN - matches.len();
-            for &(pattern, start, end, hidden) in found.spans.iter().take(room) {
+            for &(pattern, start, end, hidden) in &found.spans {
                 let (Ok(start32), Ok(end32)) = (u32::try_from(start), u32::try_from(end)) else {
                     continue;
                 };
@@ -280,7 +296,7 @@ impl Prefilter {
                     Some(index) if start == end => normalized.hidden[index].content.clone(),
                     _ => text[start..end].to_owned(),
                 };
-                matches.push(Match {
+                scan.matches.push(Match {
                     pattern,
                     field: field.path.clone(),
                     start: start32,
@@ -288,8 +304,18 @@ impl Prefilter {
                     matched,
                 });
             }
+            if found.overflowed > 0 {
+                scan.overflowed.extend(
+                    (0..self.patterns)
+                        .filter(|&pattern| found.over[pattern])
+                        .map(|pattern| Overflow {
+                            pattern,
+                            field: field.path.clone(),
+                        }),
+                );
+            }
         }
-        matches
+        scan
     }
 }
 
@@ -403,8 +429,10 @@ struct FieldMatches {
     spans: Vec<(usize, usize, usize, Option<usize>)>,
     /// How many matches each pattern has.
     counts: Vec<usize>,
-    /// How many patterns have reached the cap.
-    capped: usize,
+    /// Whether each pattern matched more often than it may report.
+    over: Vec<bool>,
+    /// How many patterns have overflowed.
+    overflowed: usize,
 }
 
 impl FieldMatches {
@@ -412,22 +440,26 @@ impl FieldMatches {
         FieldMatches {
             spans: Vec::new(),
             counts: vec![0; patterns],
-            capped: 0,
+            over: vec![false; patterns],
+            overflowed: 0,
         }
     }
 
     fn clear(&mut self) {
         self.spans.clear();
         self.counts.fill(0);
-        self.capped = 0;
+        self.over.fill(false);
+        self.overflowed = 0;
     }
 
     fn push(&mut self, pattern: usize, span: std::ops::Range<usize>, hidden: Option<usize>) {
         let count = &mut self.counts[pattern];
         if *count < MAX_MATCHES_PER_PATTERN_PER_FIELD {
             *count += 1;
-            self.capped += usize::from(*count == MAX_MATCHES_PER_PATTERN_PER_FIELD);
             self.spans.push((pattern, span.start, span.end, hidden));
+        } else if !self.over[pattern] {
+            self.over[pattern] = true;
+            self.overflowed += 1;
         }
     }
 }
@@ -492,6 +524,7 @@ mod tests {
         let normalized = normalize(text).text;
         prefilter
             .scan(&[field("description", text)])
+            .matches
             .into_iter()
             .map(|m| {
                 assert_eq!(m.field, "description");
@@ -652,6 +685,7 @@ mod tests {
             Prefilter::new(&[literal("b", "b"), literal("a", "a"), regex("ab", "ab")]).unwrap();
         let found: Vec<(String, u32, usize)> = prefilter
             .scan(&[field("/arguments/z", "b a"), field("/arguments/a", "ab")])
+            .matches
             .into_iter()
             .map(|m| (m.field, m.start, m.pattern))
             .collect();
@@ -684,17 +718,47 @@ mod tests {
     }
 
     #[test]
-    fn matches_per_scan_are_capped() {
-        let patterns: Vec<PatternSpec> = (0..40)
-            .map(|index| literal(&format!("p{index}"), &format!("w{index}")))
+    fn no_budget_is_shared_between_fields_or_patterns() {
+        // 400 matches of 40 patterns across 10 fields, then the one that
+        // matters in the last field: all are reported.
+        let mut patterns: Vec<PatternSpec> = (0..40)
+            .map(|index| literal(&format!("p{index}"), &format!("<w{index}>")))
             .collect();
-        let text: String = (0..40).map(|index| format!("w{index} ")).collect();
-        let fields: Vec<TextField<'_>> = (0..10)
+        patterns.push(regex("rm-root", r"rm\s+-rf\s+/"));
+        let text: String = (0..40).map(|index| format!("<w{index}> ")).collect();
+        let mut fields: Vec<TextField<'_>> = (0..10)
             .map(|index| field(&format!("/arguments/{index}"), &text))
             .collect();
+        fields.push(field("/arguments/zzz", "x; rm -rf / #"));
         let found = Prefilter::new(&patterns).unwrap().scan(&fields);
-        assert_eq!(found.len(), MAX_MATCHES_PER_SCAN);
-        assert_eq!(found[0].field, "/arguments/0");
+        assert_eq!(found.matches.len(), 401);
+        assert_eq!(found.matches[400].pattern, 40);
+        assert!(found.overflowed.is_empty());
+    }
+
+    #[test]
+    fn a_pattern_that_matches_past_the_cap_is_reported_as_overflowed() {
+        let patterns = [
+            regex("semi", ";"),
+            literal("rm", "rm"),
+            literal("none", "zzz"),
+        ];
+        let text = "rm; ".repeat(MAX_MATCHES_PER_PATTERN_PER_FIELD + 1);
+        let found = Prefilter::new(&patterns)
+            .unwrap()
+            .scan(&[field("/a", "rm; rm;"), field("/b", &text)]);
+        let overflowed: Vec<(usize, &str)> = found
+            .overflowed
+            .iter()
+            .map(|o| (o.pattern, o.field.as_str()))
+            .collect();
+        assert_eq!(overflowed, [(0, "/b"), (1, "/b")]);
+        // Exactly at the cap is no overflow.
+        let text = "rm; ".repeat(MAX_MATCHES_PER_PATTERN_PER_FIELD);
+        let found = Prefilter::new(&patterns)
+            .unwrap()
+            .scan(&[field("/c", &text)]);
+        assert!(found.overflowed.is_empty(), "{:?}", found.overflowed);
     }
 
     #[test]
@@ -720,7 +784,7 @@ mod tests {
         let prefilter =
             Prefilter::new(&[builtin("invisible", BuiltinDetector::InvisibleCharacters)]).unwrap();
         let text = format!("Adds numbers.{}", "\u{200B}\u{200C}".repeat(8));
-        let found = prefilter.scan(&[field("description", &text)]);
+        let found = prefilter.scan(&[field("description", &text)]).matches;
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].start, found[0].end), (13, 13));
         assert_eq!(found[0].matched.chars().count(), 16);
@@ -776,7 +840,7 @@ mod tests {
         #[test]
         fn matches_always_slice_the_normalised_text(text in tricky_text()) {
             let normalized = normalize(&text).text;
-            for m in TRICKY_PREFILTER.scan(&[field("description", &text)]) {
+            for m in TRICKY_PREFILTER.scan(&[field("description", &text)]).matches {
                 let slice = normalized.get(m.start as usize..m.end as usize);
                 proptest::prop_assert!(slice.is_some());
                 // A span of removed characters reports them instead.

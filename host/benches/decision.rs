@@ -124,10 +124,7 @@ const POLYGLOT: [(&str, Verdict); 3] = [
 fn main() {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let iterations = if quick { 500 } else { 5_000 };
-    let context = Context {
-        session: "bench".into(),
-        server: "bench".into(),
-    };
+    let context = Context::new("bench", "bench");
     let session = SessionState::new(StateQuota::default());
     let benign = Event::Call(ToolCall {
         name: "read_log".into(),

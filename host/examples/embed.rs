@@ -16,10 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // What policies remember between events lives in the session's state.
     let session = SessionState::new(engine.config().get_state_quota());
-    let context = Context {
-        session: "example-session".into(),
-        server: "files".into(),
-    };
+    let context = Context::new("example-session", "files");
     let call = Event::Call(ToolCall {
         name: "read_log".into(),
         arguments: json!({ "path": "app.log; rm -rf / #" }),

@@ -384,10 +384,7 @@ mod tests {
     use serde_json::json;
 
     fn context() -> Context {
-        Context {
-            session: "s1".into(),
-            server: "files".into(),
-        }
+        Context::new("s1", "files")
     }
 
     fn deny() -> Decision {
@@ -412,6 +409,7 @@ mod tests {
                 verdict: Verdict::Deny,
                 micros: 42,
                 failure: None,
+                labels: Vec::new(),
             }],
             generation: 3,
         }

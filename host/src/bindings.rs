@@ -33,12 +33,26 @@ impl From<&Event> for WitEvent {
     }
 }
 
-impl From<&event::Context> for wit::Context {
-    fn from(ctx: &event::Context) -> Self {
-        wit::Context {
-            session: ctx.session.clone(),
-            server: ctx.server.clone(),
-        }
+/// The WIT context of an event of `ctx`, numbered `sequence` in its
+/// session, received at `timestamp_ms` unless `ctx` says when.
+pub(crate) fn context(ctx: &event::Context, sequence: u64, timestamp_ms: u64) -> wit::Context {
+    wit::Context {
+        session: ctx.session.clone(),
+        server: ctx.server.clone(),
+        tenant: ctx.tenant.clone(),
+        principal: ctx.principal.as_ref().map(|principal| wit::Principal {
+            subject: principal.subject.clone(),
+            claims: match &principal.claims {
+                Value::Null => "{}".to_owned(),
+                claims => claims.to_string(),
+            },
+        }),
+        client: ctx.client.as_ref().map(|client| wit::Client {
+            name: client.name.clone(),
+            version: client.version.clone(),
+        }),
+        timestamp_ms: ctx.timestamp_ms.unwrap_or(timestamp_ms),
+        sequence,
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use serde::Serialize;
+use wasmtime::Store;
 
 use crate::bindings::portcullis::policy::types as wit;
 use crate::bindings::{PolicyPre, WitEvent};
@@ -13,7 +14,7 @@ use crate::error::LoadError;
 use crate::event::EventKind;
 use crate::instance::{PolicyInstance, WarmInstances};
 use crate::runtime::Runtime;
-use crate::sandbox::{self, HostState};
+use crate::sandbox::{self, HostState, StoreScope};
 use crate::state::{PolicyState, SessionState};
 use portcullis_text::prefilter::{PatternSpec, Prefilter};
 
@@ -38,6 +39,23 @@ pub(crate) struct CheckInput<'a> {
     pub(crate) event: &'a WitEvent,
     /// The prefilter's findings for the policy's own patterns.
     pub(crate) findings: &'a [wit::Finding],
+    /// The policy's settings for the session's tenant.
+    pub(crate) settings: &'a Arc<str>,
+}
+
+/// What a policy's check gave: the outcome, as read, and the labels the
+/// policy added to the session.
+pub(crate) struct Checked<T> {
+    pub(crate) outcome: T,
+    pub(crate) labels: Vec<String>,
+}
+
+/// Why a policy did not accept its settings.
+pub(crate) enum ConfigureError {
+    /// The policy said the settings are invalid.
+    Invalid(wit::SettingError),
+    /// The policy failed while checking them.
+    Failed(PolicyFailure),
 }
 
 /// A compiled, linked policy whose metadata has been read.
@@ -58,6 +76,12 @@ impl CompiledPolicy {
         digest: String,
     ) -> Result<CompiledPolicy, LoadError> {
         let component = runtime.component(source, bytes, &digest)?;
+        if let Some(import) = sandbox::other_contract_import(&runtime.engine, &component) {
+            return Err(LoadError::OtherContract {
+                policy: source.to_owned(),
+                import,
+            });
+        }
         if let Some(import) = sandbox::forbidden_import(&runtime.engine, &component) {
             return Err(LoadError::ForbiddenImport {
                 policy: source.to_owned(),
@@ -75,7 +99,11 @@ impl CompiledPolicy {
             .map_err(incompatible)?;
 
         let metadata = {
-            let mut store = runtime.store(Arc::from(source), None);
+            let mut store = runtime.store(StoreScope {
+                policy: Arc::from(source),
+                state: None,
+                settings: Arc::from("{}"),
+            });
             pre.instantiate(&mut store)
                 .map_err(|error| (error, true))
                 .and_then(|instance| {
@@ -147,6 +175,36 @@ impl CompiledPolicy {
         self.info.events.contains(&kind)
     }
 
+    /// Asks the policy, in a fresh instance, whether it accepts `settings`.
+    pub(crate) fn configure(
+        &self,
+        runtime: &Runtime,
+        settings: &Arc<str>,
+    ) -> Result<(), ConfigureError> {
+        let mut store = runtime.store(StoreScope {
+            policy: Arc::clone(&self.name),
+            state: None,
+            settings: Arc::clone(settings),
+        });
+        let failed = |store: &Store<HostState>, error, instantiating| {
+            ConfigureError::Failed(PolicyFailure::classify(
+                store,
+                &error,
+                instantiating,
+                runtime.config.timeout,
+            ))
+        };
+        let exports = match self.pre.instantiate(&mut store) {
+            Ok(exports) => exports,
+            Err(error) => return Err(failed(&store, error, true)),
+        };
+        match exports.call_configure(&mut store, settings) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(invalid)) => Err(ConfigureError::Invalid(invalid)),
+            Err(error) => Err(failed(&store, error, false)),
+        }
+    }
+
     /// Calls the policy's check for `event`, with its state in `session`,
     /// and reads the outcome with `read`. The instance is a warm one from
     /// `warm` when there is one, else a fresh one; after the call it goes
@@ -158,21 +216,22 @@ impl CompiledPolicy {
         session: &SessionState,
         input: &CheckInput<'_>,
         read: impl FnOnce(wit::Outcome) -> Result<T, PolicyFailure>,
-    ) -> Result<T, PolicyFailure> {
+    ) -> Result<Checked<T>, PolicyFailure> {
         let state = session.for_policy(Arc::clone(&self.name));
-        let mut instance = match warm.and_then(WarmInstances::take) {
-            Some(mut instance) => {
-                instance.prepare(state, runtime.timeout_ticks);
-                instance
-            }
-            None => self.instantiate(runtime, state)?,
-        };
-        let (exports, store) = (&instance.exports, &mut instance.store);
         let CheckInput {
             ctx,
             event,
             findings,
+            settings,
         } = *input;
+        let mut instance = match warm.and_then(WarmInstances::take) {
+            Some(mut instance) => {
+                instance.prepare(state, Arc::clone(settings), runtime.timeout_ticks);
+                instance
+            }
+            None => self.instantiate(runtime, state, settings)?,
+        };
+        let (exports, store) = (&instance.exports, &mut instance.store);
         let outcome = match event {
             WitEvent::Tool(tool) => exports.call_check_tool(&mut *store, ctx, tool, findings),
             WitEvent::Call(call) => exports.call_check_call(&mut *store, ctx, call, findings),
@@ -181,20 +240,26 @@ impl CompiledPolicy {
             }
         }
         .map_err(|error| PolicyFailure::classify(store, &error, false, runtime.config.timeout))?;
-        let read = read(outcome)?;
+        let labels = store.data_mut().take_added_labels();
+        let outcome = read(outcome)?;
         if let Some(warm) = warm {
             warm.give_back(instance);
         }
-        Ok(read)
+        Ok(Checked { outcome, labels })
     }
 
-    /// A fresh instance of the policy, with `state` to use.
+    /// A fresh instance of the policy, with `state` and `settings` to use.
     fn instantiate(
         &self,
         runtime: &Runtime,
         state: PolicyState,
+        settings: &Arc<str>,
     ) -> Result<PolicyInstance, PolicyFailure> {
-        let mut store = runtime.store(Arc::clone(&self.name), Some(state));
+        let mut store = runtime.store(StoreScope {
+            policy: Arc::clone(&self.name),
+            state: Some(state),
+            settings: Arc::clone(settings),
+        });
         match self.pre.instantiate(&mut store) {
             Ok(exports) => Ok(PolicyInstance::new(store, exports)),
             Err(error) => Err(PolicyFailure::classify(

@@ -78,6 +78,12 @@ pub const POLICY_FAILURE_RULE: &str = "policy-failure";
 /// last), so it counts as the fail verdict.
 pub const FINDINGS_OVERFLOW_RULE: &str = "findings-overflow";
 
+/// The rule of the reason the engine gives, under the policy name
+/// `portcullis`, when an event is evaluated with the
+/// [`SessionState`](crate::SessionState) of another tenant or session: the
+/// event gets the fail verdict and no policy sees the wrong session's state.
+pub const SESSION_MISMATCH_RULE: &str = "session-mismatch";
+
 /// One reason behind a decision.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
@@ -143,6 +149,10 @@ pub struct PolicyReport {
     /// (`"error"`) in JSON.
     #[serde(rename = "error", serialize_with = "failure_message")]
     pub failure: Option<PolicyFailure>,
+    /// The labels the policy added to the session while deciding, such as
+    /// `untrusted-content`; left out of JSON when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 fn failure_message<S: serde::Serializer>(

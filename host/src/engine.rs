@@ -13,6 +13,7 @@ use crate::config::EngineConfig;
 use crate::error::{EngineError, LoadError};
 use crate::policy_set::PolicySet;
 use crate::runtime::Runtime;
+use crate::settings::Settings;
 use portcullis_text::digest::sha256_hex;
 
 /// The policy engine: compiles, sandboxes and runs policies.
@@ -30,6 +31,8 @@ pub struct Engine {
     /// Every policy compiled by this engine (or a clone), by the SHA-256 of
     /// its component, while a policy set still holds it.
     compiled: Arc<Mutex<HashMap<String, Arc<CompiledPolicy>>>>,
+    /// The settings every set this engine loads is configured with.
+    settings: Arc<Settings>,
 }
 
 impl Engine {
@@ -43,7 +46,27 @@ impl Engine {
         Ok(Engine {
             runtime: Arc::new(Runtime::new(config)?),
             compiled: Arc::default(),
+            settings: Arc::default(),
         })
+    }
+
+    /// This engine, configuring the policy sets it loads from now on with
+    /// `settings`. Clones made before keep their settings; all share the
+    /// runtime and the compiled policies.
+    ///
+    /// Each policy checks its settings when a set is loaded: a setting it
+    /// refuses, or settings for a policy the set does not have, make the
+    /// load fail ([`LoadError::InvalidSettings`],
+    /// [`LoadError::SettingsForUnknownPolicy`]).
+    #[must_use]
+    pub fn with_settings(mut self, settings: Settings) -> Engine {
+        self.settings = Arc::new(settings);
+        self
+    }
+
+    /// The settings the engine configures the sets it loads with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// The engine's configuration.
@@ -108,8 +131,8 @@ impl Engine {
     /// # Errors
     /// The first policy that is not a valid component, imports anything but
     /// the host interface, does not implement the `policy` world, fails or
-    /// gives invalid metadata (an invalid pattern among others), or shares
-    /// its name with another.
+    /// gives invalid metadata (an invalid pattern among others), shares
+    /// its name with another, or refuses its settings.
     pub fn load_components(
         &self,
         components: impl IntoIterator<Item = (String, Vec<u8>)>,
@@ -128,7 +151,7 @@ impl Engine {
                 Ok((source, policy))
             })
             .collect::<Result<Vec<_>, LoadError>>()?;
-        let set = PolicySet::new(Arc::clone(&self.runtime), policies)?;
+        let set = PolicySet::new(Arc::clone(&self.runtime), policies, &self.settings)?;
         // The map holds one reference to each policy itself: a count of one
         // means no policy set uses it any more.
         self.lock_compiled()

@@ -75,7 +75,7 @@ pub enum LoadError {
     },
     /// The component imports something the sandbox does not provide.
     #[error(
-        "policy `{policy}` imports `{import}`, which the sandbox does not provide; a policy may import only `portcullis:policy/host@0.1.0` (build it for a target without WASI, such as wasm32-unknown-unknown)"
+        "policy `{policy}` imports `{import}`, which the sandbox does not provide; a policy may import only `portcullis:policy/host@0.2.0` (build it for a target without WASI, such as wasm32-unknown-unknown)"
     )]
     ForbiddenImport {
         /// The policy.
@@ -83,9 +83,19 @@ pub enum LoadError {
         /// The import it asked for.
         import: String,
     },
+    /// The component was built for another version of the policy contract.
+    #[error(
+        "policy `{policy}` was built for another version of the policy contract (it imports `{import}`); this host runs `portcullis:policy@0.2.0` policies: rebuild it with portcullis-sdk 0.2, or against the WIT of this release"
+    )]
+    OtherContract {
+        /// The policy.
+        policy: String,
+        /// The import that shows its contract version.
+        import: String,
+    },
     /// The component does not implement the `portcullis:policy/policy` world.
     #[error(
-        "policy `{policy}` does not implement the world `portcullis:policy/policy@0.1.0`: {message}; rebuild it against this version of the WIT"
+        "policy `{policy}` does not implement the world `portcullis:policy/policy@0.2.0`: {message}; rebuild it against this version of the WIT"
     )]
     IncompatibleWorld {
         /// The policy.
@@ -119,6 +129,44 @@ pub enum LoadError {
         /// Which pattern, and why the prefilter refused it.
         #[source]
         source: PrefilterError,
+    },
+    /// The operator's settings for a policy are invalid, as the policy's
+    /// `configure` says.
+    #[error(
+        "the settings of policy `{policy}`{} are invalid{}: {message}",
+        tenant.as_ref().map(|tenant| format!(" for tenant `{tenant}`")).unwrap_or_default(),
+        if field.is_empty() { String::new() } else { format!(" at `{field}`") }
+    )]
+    InvalidSettings {
+        /// The policy.
+        policy: String,
+        /// The tenant the settings are for; `None` for the defaults.
+        tenant: Option<String>,
+        /// Where in the settings, as a JSON pointer; empty for the whole.
+        field: String,
+        /// What the policy says is wrong.
+        message: String,
+    },
+    /// The policy's `configure` failed instead of answering.
+    #[error("policy `{policy}` failed while checking its settings (`configure`): {cause}")]
+    ConfigureFailed {
+        /// The policy.
+        policy: String,
+        /// What happened: a trap, a timeout, running out of memory.
+        cause: PolicyFailure,
+    },
+    /// The settings name a policy that the set does not load.
+    #[error(
+        "there are settings for policy `{policy}`{}, but no policy of that name is loaded; the loaded policies are: {loaded}",
+        tenant.as_ref().map(|tenant| format!(" (tenant `{tenant}`)")).unwrap_or_default()
+    )]
+    SettingsForUnknownPolicy {
+        /// The name the settings give.
+        policy: String,
+        /// The tenant whose settings name it; `None` for the defaults.
+        tenant: Option<String>,
+        /// The names of the loaded policies, comma-separated.
+        loaded: String,
     },
     /// Two policies have the same name.
     #[error(

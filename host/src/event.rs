@@ -9,13 +9,128 @@ use portcullis_text::fields::ToolText;
 use crate::error::EventError;
 
 /// Who and where an event comes from.
+///
+/// Built with [`Context::new`] and the `with_*` methods, so that fields can
+/// be added without breaking embedders:
+///
+/// ```
+/// use portcullis::{Client, Context, Principal};
+/// use serde_json::json;
+///
+/// let ctx = Context::new("s-1", "github")
+///     .with_tenant("acme")
+///     .with_principal(Principal::new("alice", json!({ "scope": "repo:read" })))
+///     .with_client(Client::new("claude-code", "2.1.0"));
+/// assert_eq!(ctx.tenant.as_deref(), Some("acme"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Context {
     /// The session: one connection between an agent and a server. Policy
-    /// state is scoped to it.
+    /// state and labels are scoped to it.
     pub session: String,
     /// The server the tool belongs to.
     pub server: String,
+    /// The tenant the session belongs to, in a multi-tenant host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The authenticated caller, when the host knows one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<Principal>,
+    /// The agent or MCP client, when it named itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<Client>,
+    /// When the event was received, in milliseconds since the Unix epoch;
+    /// `None` for the time of the evaluation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_ms: Option<u64>,
+}
+
+impl Context {
+    /// The context of an event of `session`, about a tool of `server`, with
+    /// no tenant, principal or client.
+    pub fn new(session: impl Into<String>, server: impl Into<String>) -> Context {
+        Context {
+            session: session.into(),
+            server: server.into(),
+            tenant: None,
+            principal: None,
+            client: None,
+            timestamp_ms: None,
+        }
+    }
+
+    /// The same context, for a session of `tenant`.
+    #[must_use]
+    pub fn with_tenant(mut self, tenant: impl Into<String>) -> Context {
+        self.tenant = Some(tenant.into());
+        self
+    }
+
+    /// The same context, from the authenticated `principal`.
+    #[must_use]
+    pub fn with_principal(mut self, principal: Principal) -> Context {
+        self.principal = Some(principal);
+        self
+    }
+
+    /// The same context, from `client`.
+    #[must_use]
+    pub fn with_client(mut self, client: Client) -> Context {
+        self.client = Some(client);
+        self
+    }
+
+    /// The same context, received at `timestamp_ms` (milliseconds since
+    /// the Unix epoch) rather than at the time of the evaluation: for
+    /// replaying recorded events.
+    #[must_use]
+    pub fn with_timestamp_ms(mut self, timestamp_ms: u64) -> Context {
+        self.timestamp_ms = Some(timestamp_ms);
+        self
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Principal {
+    /// Who it is: a token's `sub`, or the name of an API key.
+    pub subject: String,
+    /// The token's claims, as a JSON object.
+    pub claims: Value,
+}
+
+impl Principal {
+    /// The principal `subject`, with `claims` (a JSON object; `null` for none).
+    pub fn new(subject: impl Into<String>, claims: Value) -> Principal {
+        Principal {
+            subject: subject.into(),
+            claims,
+        }
+    }
+}
+
+/// The agent or MCP client an event comes from, as it named itself (in
+/// MCP, the `clientInfo` of `initialize`). Self-declared: a policy may use
+/// it to tailor a decision, never to trust a caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Client {
+    /// The client's name.
+    pub name: String,
+    /// The client's version; empty when it gave none.
+    pub version: String,
+}
+
+impl Client {
+    /// The client `name`, at `version`.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Client {
+        Client {
+            name: name.into(),
+            version: version.into(),
+        }
+    }
 }
 
 /// A tool definition, as a server advertises it in `tools/list`.

@@ -88,10 +88,10 @@ impl PolicyInstance {
         }
     }
 
-    /// Prepares a warm instance for a call: the session state it may use and
-    /// a fresh deadline of `timeout_ticks` epoch ticks.
-    pub(crate) fn prepare(&mut self, state: PolicyState, timeout_ticks: u64) {
-        self.store.data_mut().set_state(Some(state));
+    /// Prepares a warm instance for a call: the session state and settings
+    /// it may use and a fresh deadline of `timeout_ticks` epoch ticks.
+    pub(crate) fn prepare(&mut self, state: PolicyState, settings: Arc<str>, timeout_ticks: u64) {
+        self.store.data_mut().set_scope(Some(state), settings);
         self.store.set_epoch_deadline(timeout_ticks);
     }
 }
@@ -120,9 +120,10 @@ impl WarmInstances {
 
     /// Takes back `instance` after a successful call, unless it has served
     /// its calls, grown too much, or the engine has enough idle instances;
-    /// then it is dropped. Either way it no longer sees the session.
+    /// then it is dropped. Either way it no longer sees the session or its
+    /// settings.
     pub(crate) fn give_back(&self, mut instance: PolicyInstance) {
-        instance.store.data_mut().set_state(None);
+        instance.store.data_mut().set_scope(None, Arc::from("{}"));
         instance.calls += 1;
         if instance.calls >= self.reuse.max_calls
             || instance.store.data().memory_bytes() > self.reuse.max_memory

@@ -14,7 +14,9 @@
 //! - [`PolicySet::evaluate`] turns an [`Event`] into a [`Decision`]: a
 //!   [`Verdict`] and the [`Reason`]s behind it, policy by policy;
 //! - a [`SessionState`] per session holds what policies remember between
-//!   events of that session.
+//!   events of that session, and the labels they give it;
+//! - [`Settings`] configure policies, per tenant where needed
+//!   ([`Engine::with_settings`]); each policy checks its own when loaded.
 //!
 //! ```
 //! use portcullis::{Context, Engine, EngineConfig, Event, SessionState, ToolCall, Verdict};
@@ -24,7 +26,7 @@
 //! let policies = engine.load_default_policies()?;
 //!
 //! let session = SessionState::new(engine.config().get_state_quota());
-//! let ctx = Context { session: "s-1".into(), server: "shell".into() };
+//! let ctx = Context::new("s-1", "shell");
 //! let call = Event::Call(ToolCall {
 //!     name: "run".into(),
 //!     arguments: json!({ "command": "ls; rm -rf /" }),
@@ -71,6 +73,7 @@ mod policy_set;
 pub mod reload;
 mod runtime;
 mod sandbox;
+mod settings;
 mod state;
 mod ticker;
 
@@ -85,13 +88,16 @@ pub use config::EngineConfig;
 pub use decider::Decider;
 pub use decision::{
     Decision, FINDINGS_OVERFLOW_RULE, Finding, POLICY_FAILURE_RULE, PolicyFailure, PolicyReport,
-    Reason, Verdict,
+    Reason, SESSION_MISMATCH_RULE, Verdict,
 };
 pub use engine::Engine;
 pub use error::{EngineError, EventError, LoadError};
-pub use event::{Context, Event, EventKind, ToolCall, ToolDefinition, ToolResult};
+pub use event::{
+    Client, Context, Event, EventKind, Principal, ToolCall, ToolDefinition, ToolResult,
+};
 pub use instance::InstanceReuse;
 pub use policy_set::PolicySet;
+pub use settings::Settings;
 pub use state::{SessionState, StateQuota};
 
 /// The embedded default policies, as (name, component bytes): what

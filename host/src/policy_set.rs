@@ -6,19 +6,21 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::bindings::WitEvent;
 use crate::bindings::portcullis::policy::types as wit;
-use crate::compiled::{CheckInput, CompiledPolicy, PolicyInfo};
+use crate::bindings::{self, WitEvent};
+use crate::compiled::{CheckInput, Checked, CompiledPolicy, ConfigureError, PolicyInfo};
 use crate::decision::PolicyFailure;
 use crate::decision::{
-    Decision, FINDINGS_OVERFLOW_RULE, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason, Verdict,
+    Decision, FINDINGS_OVERFLOW_RULE, Finding, POLICY_FAILURE_RULE, PolicyReport, Reason,
+    SESSION_MISMATCH_RULE, Verdict,
 };
 use crate::error::LoadError;
 use crate::event::{Context, Event};
 use crate::instance::WarmInstances;
 use crate::runtime::Runtime;
+use crate::settings::{PolicySettings, Settings};
 use crate::state::SessionState;
 use portcullis_text::fields::{call_fields, result_fields, tool_fields};
 use portcullis_text::prefilter::{MAX_MATCHES_PER_PATTERN_PER_FIELD, Match, Prefilter, Scan};
@@ -48,13 +50,17 @@ struct LoadedPolicy {
     patterns: Range<usize>,
     /// The policy's idle instances, when the engine reuses them.
     warm: Option<WarmInstances>,
+    /// The operator's settings for the policy, which it accepted.
+    settings: PolicySettings,
 }
 
 impl PolicySet {
-    /// Assembles loaded policies, given with their sources, into a new generation.
+    /// Assembles loaded policies, given with their sources, into a new
+    /// generation, once each has accepted its `settings`.
     pub(crate) fn new(
         runtime: Arc<Runtime>,
         policies: Vec<(String, Arc<CompiledPolicy>)>,
+        settings: &Settings,
     ) -> Result<PolicySet, LoadError> {
         let mut sources: HashMap<&str, &str> = HashMap::new();
         for (source, policy) in &policies {
@@ -66,10 +72,24 @@ impl PolicySet {
                 });
             }
         }
+        if let Some((policy, tenant)) = settings
+            .named_policies()
+            .find(|(name, _)| !sources.contains_key(name))
+        {
+            let mut loaded: Vec<&str> = sources.keys().copied().collect();
+            loaded.sort_unstable();
+            return Err(LoadError::SettingsForUnknownPolicy {
+                policy: policy.to_owned(),
+                tenant: tenant.map(str::to_owned),
+                loaded: loaded.join(", "),
+            });
+        }
         let mut patterns = Vec::new();
         let policies: Vec<LoadedPolicy> = policies
             .into_iter()
             .map(|(_, policy)| {
+                let settings = settings.resolve(&policy.info().name);
+                configure(&runtime, &policy, &settings)?;
                 let start = patterns.len();
                 patterns.extend_from_slice(policy.patterns());
                 let warm = runtime
@@ -80,13 +100,14 @@ impl PolicySet {
                     .map(|reuse| {
                         WarmInstances::new(reuse.clone(), Arc::clone(&runtime.idle_budget))
                     });
-                LoadedPolicy {
+                Ok(LoadedPolicy {
                     patterns: start..patterns.len(),
                     policy,
                     warm,
-                }
+                    settings,
+                })
             })
-            .collect();
+            .collect::<Result<_, LoadError>>()?;
         let prefilter =
             Prefilter::new(&patterns).map_err(|error| LoadError::Prefilter { source: error })?;
         Ok(PolicySet {
@@ -126,6 +147,10 @@ impl PolicySet {
     /// (allow when no policy is subscribed). A policy that fails gets the
     /// configured fail verdict and a reason with the rule
     /// [`POLICY_FAILURE_RULE`] that names the cause.
+    ///
+    /// `session` must be the state of `ctx`'s session: one used before for
+    /// another tenant or session gets the fail verdict, with the rule
+    /// [`SESSION_MISMATCH_RULE`], and no policy runs.
     pub fn evaluate(&self, ctx: &Context, event: &Event, session: &SessionState) -> Decision {
         let generation = &*self.generation;
         let kind = event.kind();
@@ -134,6 +159,16 @@ impl PolicySet {
             reasons: Vec::new(),
             policies: Vec::new(),
             generation: generation.number,
+        };
+        let sequence = match session.enter(ctx.tenant.as_deref(), &ctx.session) {
+            Ok(sequence) => sequence,
+            Err(message) => {
+                decision.verdict = generation.runtime.config.fail_verdict;
+                decision
+                    .reasons
+                    .push(Reason::new("portcullis", SESSION_MISMATCH_RULE, message));
+                return decision;
+            }
         };
         let subscribed: Vec<&LoadedPolicy> = generation
             .policies
@@ -154,7 +189,12 @@ impl PolicySet {
             Scan::default()
         };
         let runtime = &generation.runtime;
-        let wit_ctx = wit::Context::from(ctx);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+            });
+        let wit_ctx = bindings::context(ctx, sequence, now_ms);
         let wit_event = WitEvent::from(event);
         for loaded in subscribed {
             let policy = &loaded.policy;
@@ -165,14 +205,18 @@ impl PolicySet {
                 ctx: &wit_ctx,
                 event: &wit_event,
                 findings: &wit_findings,
+                settings: loaded.settings.for_tenant(ctx.tenant.as_deref()),
             };
             let started = Instant::now();
             let result = policy.check(runtime, loaded.warm.as_ref(), session, &input, |outcome| {
                 reasons_of(&info.name, outcome, &findings)
             });
             let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-            let (mut verdict, mut reasons, error) = match result {
-                Ok((verdict, reasons)) => (verdict, reasons, None),
+            let (mut verdict, mut reasons, error, labels) = match result {
+                Ok(Checked {
+                    outcome: (verdict, reasons),
+                    labels,
+                }) => (verdict, reasons, None, labels),
                 Err(failure) => {
                     let verdict = runtime.config.fail_verdict;
                     let reason = Reason {
@@ -184,7 +228,7 @@ impl PolicySet {
                         ),
                         findings: Vec::new(),
                     };
-                    (verdict, vec![reason], Some(failure))
+                    (verdict, vec![reason], Some(failure), Vec::new())
                 }
             };
             // A policy that was not shown every match of its patterns was
@@ -215,10 +259,40 @@ impl PolicySet {
                 verdict,
                 micros,
                 failure: error,
+                labels,
             });
         }
         decision
     }
+}
+
+/// Asks `policy` whether it accepts each of its `settings`.
+fn configure(
+    runtime: &Runtime,
+    policy: &CompiledPolicy,
+    settings: &PolicySettings,
+) -> Result<(), LoadError> {
+    let name = &policy.info().name;
+    for (tenant, text) in settings.each() {
+        match policy.configure(runtime, text) {
+            Ok(()) => {}
+            Err(ConfigureError::Invalid(invalid)) => {
+                return Err(LoadError::InvalidSettings {
+                    policy: name.clone(),
+                    tenant: tenant.map(str::to_owned),
+                    field: invalid.field,
+                    message: invalid.message,
+                });
+            }
+            Err(ConfigureError::Failed(cause)) => {
+                return Err(LoadError::ConfigureFailed {
+                    policy: name.clone(),
+                    cause,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Generation {

@@ -12,8 +12,7 @@ use crate::cache::ComponentCache;
 use crate::config::EngineConfig;
 use crate::error::{EngineError, LoadError};
 use crate::instance::IdleBudget;
-use crate::sandbox::{self, HostState};
-use crate::state::PolicyState;
+use crate::sandbox::{self, HostState, StoreScope};
 use crate::ticker::{EpochTicker, TICK};
 
 /// What every clone of an [`Engine`](crate::Engine), and every policy set it
@@ -79,12 +78,11 @@ impl Runtime {
         })
     }
 
-    /// A fresh store for one call into `policy`.
-    pub(crate) fn store(&self, policy: Arc<str>, state: Option<PolicyState>) -> Store<HostState> {
+    /// A fresh store for one call into a policy.
+    pub(crate) fn store(&self, scope: StoreScope) -> Store<HostState> {
         sandbox::new_store(
             &self.engine,
-            policy,
-            state,
+            scope,
             self.config.memory_limit,
             self.timeout_ticks,
         )

@@ -14,9 +14,26 @@ use crate::state::PolicyState;
 
 /// The interfaces a policy may import: the host interface, and the types it uses.
 pub(crate) const ALLOWED_IMPORTS: [&str; 2] = [
-    "portcullis:policy/host@0.1.0",
-    "portcullis:policy/types@0.1.0",
+    "portcullis:policy/host@0.2.0",
+    "portcullis:policy/types@0.2.0",
 ];
+
+/// The package every policy interface belongs to.
+const CONTRACT_PACKAGE: &str = "portcullis:policy/";
+
+/// The first import of `component` from another version of the policy
+/// contract: the sign of a component built with an older SDK or WIT.
+pub(crate) fn other_contract_import(
+    engine: &wasmtime::Engine,
+    component: &Component,
+) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name)
+        .find(|name| name.starts_with(CONTRACT_PACKAGE) && !ALLOWED_IMPORTS.contains(name))
+        .map(str::to_owned)
+}
 
 /// The first import of `component` that the sandbox does not provide.
 pub(crate) fn forbidden_import(engine: &wasmtime::Engine, component: &Component) -> Option<String> {
@@ -50,23 +67,36 @@ pub(crate) const MAX_TABLE_ELEMENTS: usize = 10_000;
 pub(crate) struct HostState {
     policy: Arc<str>,
     state: Option<PolicyState>,
+    settings: Arc<str>,
+    /// The labels this call added to the session, in the order it added them.
+    added_labels: Vec<String>,
     limits: Limits,
 }
 
-/// Creates the store for one call into `policy`, with `timeout_ticks` epoch
-/// ticks to run. `state` is `None` while loading: `metadata` has no session.
+/// What one store lets a policy see: its name, its state in the session
+/// (`None` while loading: `metadata` and `configure` have no session) and
+/// its settings.
+pub(crate) struct StoreScope {
+    pub(crate) policy: Arc<str>,
+    pub(crate) state: Option<PolicyState>,
+    pub(crate) settings: Arc<str>,
+}
+
+/// Creates the store for one call into a policy, with `timeout_ticks` epoch
+/// ticks to run.
 pub(crate) fn new_store(
     engine: &wasmtime::Engine,
-    policy: Arc<str>,
-    state: Option<PolicyState>,
+    scope: StoreScope,
     memory_limit: usize,
     timeout_ticks: u64,
 ) -> Store<HostState> {
     let mut store = Store::new(
         engine,
         HostState {
-            policy,
-            state,
+            policy: scope.policy,
+            state: scope.state,
+            settings: scope.settings,
+            added_labels: Vec::new(),
             limits: Limits::new(memory_limit),
         },
     );
@@ -76,9 +106,16 @@ pub(crate) fn new_store(
 }
 
 impl HostState {
-    /// Gives the policy `state` for the calls to come; `None` takes it away.
-    pub(crate) fn set_state(&mut self, state: Option<PolicyState>) {
+    /// Gives a warm instance the state and settings of the session of its
+    /// next call, or takes them away (`None`, with empty settings).
+    pub(crate) fn set_scope(&mut self, state: Option<PolicyState>, settings: Arc<str>) {
         self.state = state;
+        self.settings = settings;
+    }
+
+    /// The labels added to the session since the last call of this function.
+    pub(crate) fn take_added_labels(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.added_labels)
     }
 
     /// The bytes of linear memory the policy's memories have grown to, together.
@@ -113,6 +150,26 @@ impl host::Host for HostState {
         if let Some(state) = &self.state {
             state.delete(&key);
         }
+    }
+
+    fn settings(&mut self) -> String {
+        self.settings.to_string()
+    }
+
+    fn add_label(&mut self, label: String) -> Result<(), String> {
+        let Some(state) = &self.state else {
+            return Err("there are no session labels while the policy is being loaded".into());
+        };
+        if state.add_label(label.clone())? {
+            self.added_labels.push(label);
+        }
+        Ok(())
+    }
+
+    fn labels(&mut self) -> Vec<String> {
+        self.state
+            .as_ref()
+            .map_or_else(Vec::new, PolicyState::labels)
     }
 }
 
@@ -242,16 +299,28 @@ mod tests {
         let allowed = component(
             &engine,
             r#"(component
-                (import "portcullis:policy/types@0.1.0" (instance))
-                (import "portcullis:policy/host@0.1.0" (instance
+                (import "portcullis:policy/types@0.2.0" (instance))
+                (import "portcullis:policy/host@0.2.0" (instance
                     (export "state-delete" (func (param "key" string))))))"#,
         );
         assert_eq!(forbidden_import(&engine, &allowed), None);
+        assert_eq!(other_contract_import(&engine, &allowed), None);
+
+        let old = component(
+            &engine,
+            r#"(component
+                (import "portcullis:policy/types@0.1.0" (instance))
+                (import "portcullis:policy/host@0.1.0" (instance)))"#,
+        );
+        assert_eq!(
+            other_contract_import(&engine, &old).as_deref(),
+            Some("portcullis:policy/types@0.1.0")
+        );
 
         let environment = component(
             &engine,
             r#"(component
-                (import "portcullis:policy/host@0.1.0" (instance))
+                (import "portcullis:policy/host@0.2.0" (instance))
                 (import "wasi:cli/environment@0.2.0" (instance
                     (export "get-environment" (func (result (list (tuple string string))))))))"#,
         );
@@ -259,6 +328,8 @@ mod tests {
             forbidden_import(&engine, &environment).as_deref(),
             Some("wasi:cli/environment@0.2.0")
         );
+
+        assert_eq!(other_contract_import(&engine, &environment), None);
 
         let plain_function = component(&engine, r#"(component (import "f" (func)))"#);
         assert_eq!(

@@ -1,13 +1,17 @@
 //! Session-scoped policy state: what the host interface's `state-get`,
-//! `state-set` and `state-delete` read and write.
+//! `state-set` and `state-delete` read and write, the labels of `add-label`
+//! and `labels`, and the sequence number of the session's events.
 //!
-//! One [`SessionState`] belongs to one session, so one session never sees
-//! another's values. Inside it every policy has a namespace of its own, so
-//! one policy never sees another's values, and a [`StateQuota`] caps what
-//! each policy may store.
+//! One [`SessionState`] belongs to one session of one tenant, so one session
+//! never sees another's values or labels. Inside it every policy has a
+//! namespace of its own, so one policy never sees another's values, and a
+//! [`StateQuota`] caps what each policy may store. Labels, by contrast, are
+//! shared by every policy of the session: they are how policies tell each
+//! other what the session has seen.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// How much state one policy may keep in one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,16 +20,45 @@ pub struct StateQuota {
     pub max_keys: usize,
     /// The most bytes, keys and values together, a policy may store.
     pub max_bytes: usize,
+    /// The most labels a session may have, all policies together.
+    pub max_labels: usize,
 }
 
 impl Default for StateQuota {
-    /// 64 keys and 64 KiB per policy per session.
+    /// 64 keys and 64 KiB per policy per session, and 32 labels per session:
+    /// enough for taint tracking and counters, and small enough that 10,000
+    /// sessions of state fit in well under a gigabyte at worst.
     fn default() -> Self {
         StateQuota {
             max_keys: 64,
             max_bytes: 64 * 1024,
+            max_labels: 32,
         }
     }
+}
+
+/// The longest label, in bytes.
+pub(crate) const MAX_LABEL_LEN: usize = 64;
+
+/// Why `label` is not a valid label, if it is not.
+fn invalid_label(label: &str) -> Option<String> {
+    if label.is_empty() || label.len() > MAX_LABEL_LEN {
+        return Some(format!(
+            "a label has 1 to {MAX_LABEL_LEN} characters, and `{}` has {}",
+            label.escape_debug(),
+            label.chars().count()
+        ));
+    }
+    label
+        .chars()
+        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-' | '.' | ':'))
+        .map(|c| {
+            format!(
+                "label `{}` has the character `{}`; a label is made of a-z, 0-9, `-`, `.` and `:`",
+                label.escape_debug(),
+                c.escape_debug()
+            )
+        })
 }
 
 /// The policy state of one session.
@@ -33,10 +66,25 @@ impl Default for StateQuota {
 /// Create one per session and pass it to every
 /// [`PolicySet::evaluate`](crate::PolicySet::evaluate) for that session;
 /// drop it when the session ends.
+///
+/// The first evaluation binds the state to its context's tenant and
+/// session; an evaluation for another tenant or session is then decided
+/// fail-closed, so that a host that mixes up its sessions cannot leak one
+/// tenant's state into another's decisions.
 #[derive(Debug)]
 pub struct SessionState {
     namespaces: Arc<Mutex<HashMap<String, Namespace>>>,
+    labels: Arc<Mutex<BTreeSet<String>>>,
     quota: StateQuota,
+    sequence: AtomicU64,
+    owner: OnceLock<Owner>,
+}
+
+/// The tenant and session a [`SessionState`] belongs to.
+#[derive(Debug, PartialEq, Eq)]
+struct Owner {
+    tenant: Option<String>,
+    session: String,
 }
 
 impl SessionState {
@@ -44,18 +92,57 @@ impl SessionState {
     pub fn new(quota: StateQuota) -> SessionState {
         SessionState {
             namespaces: Arc::default(),
+            labels: Arc::default(),
             quota,
+            sequence: AtomicU64::new(0),
+            owner: OnceLock::new(),
         }
+    }
+
+    /// The labels policies have added to the session, sorted.
+    pub fn labels(&self) -> Vec<String> {
+        lock(&self.labels).iter().cloned().collect()
+    }
+
+    /// How many events of this session have been evaluated.
+    pub fn events(&self) -> u64 {
+        self.sequence.load(Ordering::Acquire)
+    }
+
+    /// Binds the state to `tenant` and `session` on first use, and checks
+    /// that later uses are for the same; then numbers the event.
+    pub(crate) fn enter(&self, tenant: Option<&str>, session: &str) -> Result<u64, String> {
+        let owner = self.owner.get_or_init(|| Owner {
+            tenant: tenant.map(str::to_owned),
+            session: session.to_owned(),
+        });
+        if owner.tenant.as_deref() != tenant || owner.session != session {
+            return Err(format!(
+                "the session state of session `{}` (tenant {}) was passed for session `{session}` (tenant {}); each session needs a SessionState of its own",
+                owner.session,
+                owner.tenant.as_deref().unwrap_or("none"),
+                tenant.unwrap_or("none"),
+            ));
+        }
+        Ok(self.sequence.fetch_add(1, Ordering::AcqRel) + 1)
     }
 
     /// The namespace of `policy` in this session, as a handle a store can own.
     pub(crate) fn for_policy(&self, policy: Arc<str>) -> PolicyState {
         PolicyState {
             namespaces: Arc::clone(&self.namespaces),
+            labels: Arc::clone(&self.labels),
             quota: self.quota,
             policy,
         }
     }
+}
+
+/// Locks `mutex`. Every map and set here is consistent after each
+/// statement that changes it, so a panic elsewhere while holding the lock
+/// leaves nothing half-done.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The values one policy stored in one session.
@@ -69,6 +156,7 @@ struct Namespace {
 #[derive(Debug)]
 pub(crate) struct PolicyState {
     namespaces: Arc<Mutex<HashMap<String, Namespace>>>,
+    labels: Arc<Mutex<BTreeSet<String>>>,
     quota: StateQuota,
     policy: Arc<str>,
 }
@@ -115,12 +203,31 @@ impl PolicyState {
         }
     }
 
+    /// Adds `label` to the session; `Ok(true)` when the session did not have it.
+    pub(crate) fn add_label(&self, label: String) -> Result<bool, String> {
+        if let Some(reason) = invalid_label(&label) {
+            return Err(reason);
+        }
+        let mut labels = lock(&self.labels);
+        if labels.contains(&label) {
+            return Ok(false);
+        }
+        if labels.len() >= self.quota.max_labels {
+            return Err(format!(
+                "label quota exceeded: a session may have at most {} labels",
+                self.quota.max_labels
+            ));
+        }
+        Ok(labels.insert(label))
+    }
+
+    /// The session's labels, sorted.
+    pub(crate) fn labels(&self) -> Vec<String> {
+        lock(&self.labels).iter().cloned().collect()
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Namespace>> {
-        // The map is consistent after every statement that changes it, so a
-        // panic elsewhere while holding the lock leaves nothing half-done.
-        self.namespaces
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.namespaces)
     }
 }
 
@@ -162,6 +269,7 @@ mod tests {
         let session = SessionState::new(StateQuota {
             max_keys: 2,
             max_bytes: 1024,
+            ..StateQuota::default()
         });
         let a = state(&session, "a");
         a.set("one".into(), "1".into()).unwrap();
@@ -183,6 +291,7 @@ mod tests {
         let session = SessionState::new(StateQuota {
             max_keys: 10,
             max_bytes: 10,
+            ..StateQuota::default()
         });
         let a = state(&session, "a");
         a.set("k".into(), "123456789".into()).unwrap();
@@ -194,5 +303,63 @@ mod tests {
         a.delete("k");
         a.set("y".into(), "12345".into()).unwrap();
         assert_eq!(a.get("x").as_deref(), Some("123"));
+    }
+
+    #[test]
+    fn labels_are_shared_by_the_policies_of_a_session_and_only_them() {
+        let session = SessionState::new(StateQuota::default());
+        assert_eq!(
+            state(&session, "a").add_label("untrusted-content".into()),
+            Ok(true)
+        );
+        assert_eq!(
+            state(&session, "b").add_label("untrusted-content".into()),
+            Ok(false)
+        );
+        state(&session, "b")
+            .add_label("secret-seen".into())
+            .unwrap();
+        assert_eq!(
+            state(&session, "a").labels(),
+            ["secret-seen", "untrusted-content"]
+        );
+        assert_eq!(session.labels(), ["secret-seen", "untrusted-content"]);
+        let other = SessionState::new(StateQuota::default());
+        assert!(state(&other, "a").labels().is_empty());
+    }
+
+    #[test]
+    fn labels_are_validated_and_capped() {
+        let session = SessionState::new(StateQuota {
+            max_labels: 2,
+            ..StateQuota::default()
+        });
+        let a = state(&session, "a");
+        for bad in [
+            "",
+            "Untrusted",
+            "private data",
+            "x\u{200b}",
+            &"x".repeat(65),
+        ] {
+            assert!(a.add_label(bad.into()).is_err(), "{bad:?} was accepted");
+        }
+        a.add_label("one".into()).unwrap();
+        a.add_label("tenant:acme".into()).unwrap();
+        let error = a.add_label("three".into()).unwrap_err();
+        assert!(error.starts_with("label quota exceeded"), "{error}");
+        // A label the session has is not a new one.
+        assert_eq!(a.add_label("one".into()), Ok(false));
+    }
+
+    #[test]
+    fn a_session_state_serves_one_tenant_and_session_and_numbers_its_events() {
+        let session = SessionState::new(StateQuota::default());
+        assert_eq!(session.enter(Some("acme"), "s-1"), Ok(1));
+        assert_eq!(session.enter(Some("acme"), "s-1"), Ok(2));
+        assert!(session.enter(Some("globex"), "s-1").is_err());
+        assert!(session.enter(None, "s-1").is_err());
+        assert!(session.enter(Some("acme"), "s-2").is_err());
+        assert_eq!(session.events(), 2);
     }
 }

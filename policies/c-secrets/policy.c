@@ -7,7 +7,10 @@
  * the prefilter hands us findings; their indices are reported in the reason.
  * The policy does not depend on them: it scans the arguments itself.
  *
- * Implements the WIT world `portcullis:policy/policy@0.1.0` through the C
+ * When it sees a secret it also labels the session `secret-seen`, for the
+ * other policies of the set. It takes no settings: `configure` accepts `{}`.
+ *
+ * Implements the WIT world `portcullis:policy/policy@0.2.0` through the C
  * bindings that build.sh generates into target/gen (policy.h).
  */
 #include <stdlib.h>
@@ -83,7 +86,7 @@ static void log_msg(portcullis_policy_host_level_t level, const char *msg) {
 
 void exports_policy_metadata(policy_metadata_t *ret) {
     set_str(&ret->name, "secrets-in-arguments");
-    set_str(&ret->version, "0.1.0");
+    set_str(&ret->version, "0.2.0");
 
     ret->events.len = 1;
     ret->events.ptr = malloc(sizeof(portcullis_policy_types_event_kind_t));
@@ -97,6 +100,27 @@ void exports_policy_metadata(policy_metadata_t *ret) {
     set_str(&ret->patterns.ptr[1].id, PAT_PEM);
     ret->patterns.ptr[1].matcher.tag = PORTCULLIS_POLICY_TYPES_MATCHER_REGEX;
     set_str(&ret->patterns.ptr[1].matcher.val.regex, "-----BEGIN [A-Z ]*PRIVATE KEY-----");
+}
+
+/* Takes no settings: only `{}` (or `null`) is valid. */
+bool exports_policy_configure(policy_string_t *settings, policy_setting_error_t *err) {
+    int empty = str_eq(settings, "{}") || str_eq(settings, "null");
+    if (!empty) {
+        set_str(&err->field, "");
+        set_str(&err->message, "secrets-in-arguments takes no settings; give it {}");
+    }
+    policy_string_free(settings);
+    return empty;
+}
+
+/* Labels the session as having seen a secret, for the other policies. */
+static void label_secret_seen(void) {
+    policy_string_t label, err;
+    policy_string_set(&label, "secret-seen"); /* borrowed: the host copies it */
+    if (!portcullis_policy_host_add_label(&label, &err)) {
+        log_msg(PORTCULLIS_POLICY_HOST_LEVEL_WARN, "could not label the session secret-seen");
+        policy_string_free(&err);
+    }
 }
 
 void exports_policy_check_call(policy_context_t *ctx, policy_tool_call_t *call,
@@ -131,6 +155,7 @@ void exports_policy_check_call(policy_context_t *ctx, policy_tool_call_t *call,
             pem_f.ptr = NULL;
         }
         log_msg(PORTCULLIS_POLICY_HOST_LEVEL_INFO, "denied a tool call carrying a secret");
+        label_secret_seen();
     }
     free(aws_f.ptr);
     free(pem_f.ptr);

@@ -51,8 +51,11 @@
 //! host's build does this for the policies in this repository), or with
 //! `portcullis policy build`.
 //!
-//! On targets other than `wasm32` the [`state`] and [`log`] functions use an
-//! in-memory stand-in for the host, so a policy's logic can be unit-tested
+//! A policy can take operator [`settings`], and read and add session
+//! [`labels`] that every policy of the set shares.
+//!
+//! On targets other than `wasm32` the [`state`], [`labels`], [`settings`]
+//! and [`log`] functions use an in-memory stand-in for the host, so a policy's logic can be unit-tested
 //! natively with `cargo test`; with the `testing` feature, the `testing`
 //! module also stands in for the host's prefilter, turning an event and a
 //! policy's patterns into the findings the host would pass.
@@ -77,11 +80,13 @@ pub mod bindings_mod {
 mod argument;
 mod field;
 mod json;
+pub mod labels;
 pub mod log;
 mod outcome;
 mod pattern;
 pub mod phrases;
 mod rule;
+pub mod settings;
 pub mod state;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -90,12 +95,13 @@ pub use argument::ArgumentKind;
 #[doc(hidden)]
 pub use bindings_mod as bindings;
 pub use bindings_mod::portcullis::policy::types::{
-    BuiltinDetector, Context, EventKind, Finding, Matcher, Metadata, Outcome, Pattern, Reason,
-    Tool, ToolCall, ToolResult, Verdict,
+    BuiltinDetector, Client, Context, EventKind, Finding, Matcher, Metadata, Outcome, Pattern,
+    Principal, Reason, SettingError, Tool, ToolCall, ToolResult, Verdict,
 };
 pub use field::words;
 pub use outcome::matches;
 pub use rule::{ArgumentRule, EXCERPT_CHARS, KindVerdicts, excerpt, judge_arguments};
+pub use serde;
 pub use serde_json;
 
 /// A Portcullis policy.
@@ -105,6 +111,18 @@ pub use serde_json;
 pub trait Policy {
     /// Names the policy and lists the events and prefilter patterns it wants.
     fn metadata() -> Metadata;
+
+    /// Checks the operator's `settings` (JSON text) when the policy is
+    /// loaded. By default a policy takes no settings and accepts only `{}`;
+    /// a policy with settings returns [`settings::validate`] of its own
+    /// settings type, and reads them with [`settings::get`].
+    ///
+    /// # Errors
+    /// Where and why the settings are invalid; the host refuses to load
+    /// the policy set and shows the error to the operator.
+    fn configure(settings: &str) -> Result<(), SettingError> {
+        settings::validate::<settings::NoSettings>(settings)
+    }
 
     /// Checks a tool definition a server advertises.
     fn check_tool(ctx: &Context, tool: &Tool, findings: &[Finding]) -> Outcome {
@@ -142,6 +160,12 @@ macro_rules! export_policy {
         impl $crate::bindings::Guest for __PortcullisGuest {
             fn metadata() -> $crate::Metadata {
                 <$policy as $crate::Policy>::metadata()
+            }
+
+            fn configure(
+                settings: ::std::string::String,
+            ) -> ::std::result::Result<(), $crate::SettingError> {
+                <$policy as $crate::Policy>::configure(&settings)
             }
 
             fn check_tool(

@@ -56,11 +56,17 @@ use crate::{
     ToolResult, Verdict,
 };
 
-/// A context for one test session.
+/// A context for one test session: no tenant, principal or client, the
+/// first event of the session.
 pub fn context() -> Context {
     Context {
         session: "test-session".into(),
         server: "test-server".into(),
+        tenant: None,
+        principal: None,
+        client: None,
+        timestamp_ms: 0,
+        sequence: 1,
     }
 }
 
@@ -219,6 +225,7 @@ pub fn check_cases<P: Policy>(cases: &str) {
 /// Decides one case in a fresh session.
 fn run_case<P: Policy>(case: &Value) -> Result<Outcome, String> {
     crate::state::clear();
+    crate::labels::clear();
     let tool_of = |value: &Value| {
         let text = |key: &str| value[key].as_str().unwrap_or_default().to_owned();
         let object = |key: &str| match &value[key] {

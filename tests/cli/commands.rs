@@ -147,6 +147,36 @@ fn a_cache_directory_others_may_write_to_is_refused() {
 }
 
 #[test]
+fn settings_a_policy_refuses_stop_check_before_any_decision() {
+    let dir = tempfile::tempdir().expect("a directory");
+    for (settings, expected) in [
+        (
+            r#"{"policies": {"risk-tier": {"tiers": []}}}"#,
+            "the settings of policy `risk-tier` are invalid",
+        ),
+        (
+            r#"{"tenants": {"acme": {"risk-teir": {}}}}"#,
+            "there are settings for policy `risk-teir` (tenant `acme`)",
+        ),
+        (r#"{"policy": {}}"#, "unknown field `policy`"),
+    ] {
+        let path = dir.path().join("settings.json");
+        std::fs::write(&path, settings).expect("settings written");
+        let output = portcullis()
+            .arg("check")
+            .arg("--settings")
+            .arg(&path)
+            .arg(workspace().join("examples/events.jsonl"))
+            .output()
+            .expect("portcullis runs");
+        assert_eq!(output.status.code(), Some(2), "{settings}");
+        assert!(output.stdout.is_empty(), "no decision with bad settings");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{settings}: {stderr}");
+    }
+}
+
+#[test]
 fn check_reports_a_bad_line_and_decides_the_others() {
     let input = concat!(
         r#"{"id": "good-1", "kind": "tool_call", "call": {"name": "echo", "arguments": {"text": "hi"}}}"#,

@@ -16,10 +16,7 @@ use portcullis_tests::wat_policy::{
 use serde_json::json;
 
 fn ctx(session: &str) -> Context {
-    Context {
-        session: session.into(),
-        server: "test-server".into(),
-    }
+    Context::new(session, "test-server")
 }
 
 fn call(tool: &str, arguments: serde_json::Value) -> Event {

@@ -10,10 +10,7 @@ use portcullis::{
 use serde_json::{Map, Value, json};
 
 fn decide(policies: &PolicySet, event: &Event) -> Decision {
-    let context = Context {
-        session: "findings".into(),
-        server: "test".into(),
-    };
+    let context = Context::new("findings", "test");
     policies.evaluate(&context, event, &SessionState::new(Default::default()))
 }
 

@@ -41,8 +41,8 @@ pub const CITE_MISSING_FINDING: &str = "(global.get $cites_missing)";
 
 /// Denies, with one reason that cites every finding the policy was given.
 pub const CITE_ALL_FINDINGS: &str = r#"
-    ;; The findings list follows ctx (16 bytes) and the call (60 bytes).
-    (local.set $count (i32.load offset=80 (local.get $args)))
+    ;; The findings list (pointer, length) follows ctx (88 bytes) and the call (60 bytes).
+    (local.set $count (i32.load offset=152 (local.get $args)))
     (block $done
         (loop $next
             (br_if $done (i32.ge_u (local.get $index) (local.get $count)))
@@ -83,6 +83,14 @@ pub const TRAP_ON_SECOND_CALL_IN_INSTANCE: &str = r#"
 /// Grows memory by 1 MiB (16 pages), and goes on.
 pub const GROW_ONE_MIB: &str = "(drop (memory.grow (i32.const 16)))";
 
+/// Denies the calls of every session but the first event's (reason
+/// `seen-before`): it reads the context's sequence number, a u64 at offset
+/// 80 of the context.
+pub const DENY_AFTER_FIRST_EVENT: &str = r#"
+    (if (result i32) (i64.gt_u (i64.load offset=80 (local.get $args)) (i64.const 1))
+        (then (global.get $deny))
+        (else (global.get $allow)))"#;
+
 /// A policy component written in WebAssembly text.
 #[derive(Debug, Clone)]
 pub struct WatPolicy {
@@ -91,6 +99,8 @@ pub struct WatPolicy {
     metadata: String,
     patterns: Vec<Pattern>,
     import_environment: bool,
+    refuse_settings: Option<(String, String)>,
+    contract_0_1: bool,
 }
 
 /// A prefilter pattern of a [`WatPolicy`].
@@ -111,7 +121,29 @@ impl WatPolicy {
             metadata: "(global.get $metadata)".into(),
             patterns: Vec::new(),
             import_environment: false,
+            refuse_settings: None,
+            contract_0_1: false,
         }
+    }
+
+    /// Refuses any settings in `configure`, blaming `field` with `message`.
+    pub fn refuse_settings(mut self, field: &str, message: &str) -> Self {
+        self.refuse_settings = Some((field.to_owned(), message.to_owned()));
+        self
+    }
+
+    /// Builds the policy for the previous contract, `portcullis:policy@0.1.0`
+    /// (`tests/fixtures/policy-0.1.0.wit`), as an old SDK would have: for
+    /// checking that the host refuses it. Only its imports and exports are
+    /// of 0.1; it is not meant to run.
+    pub fn contract_0_1(mut self) -> Self {
+        self.contract_0_1 = true;
+        self
+    }
+
+    /// The policy's name.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Runs `body` (instructions leaving the address of an outcome) on calls to [`TARGET`].
@@ -174,6 +206,9 @@ impl WatPolicy {
         const PATTERNS: u32 = 3072;
         const PATTERN_TEXTS: u32 = 4096;
         const INDICES: u32 = 8192;
+        const CONFIGURE_RESULT: u32 = 2600;
+        const SETTING_FIELD: u32 = 2640;
+        const SETTING_MESSAGE: u32 = 2704;
         let version = "0.1.0";
         let rule = "seen-before";
         let message = "the policy decided so";
@@ -221,14 +256,35 @@ impl WatPolicy {
         } else {
             ""
         };
+        // configure's result<_, setting-error>: a case byte, then the
+        // record's two strings (field, message) at offset 4.
+        let (configure_result, setting_field, setting_message) = match &self.refuse_settings {
+            None => (bytes(&[0, 0, 0, 0, 0]), String::new(), String::new()),
+            Some((field, message)) => (
+                bytes(&[1, SETTING_FIELD, len(field), SETTING_MESSAGE, len(message)]),
+                escaped(field),
+                escaped(message),
+            ),
+        };
+        let (contract, configure, check_tool_params) = if self.contract_0_1 {
+            ("0.1.0", String::new(), "i32 ".repeat(16))
+        } else {
+            (
+                "0.2.0",
+                format!(
+                    "(func (export \"configure\") (param i32 i32) (result i32)\n    (i32.const {CONFIGURE_RESULT}))"
+                ),
+                "i32".to_owned(),
+            )
+        };
         let name_data = escaped(name);
         let metadata_body = &self.metadata;
         let check_call = &self.check_call;
         let target = TARGET;
         format!(
             r#"(module
-  (import "portcullis:policy/host@0.1.0" "state-get" (func $state_get (param i32 i32 i32)))
-  (import "portcullis:policy/host@0.1.0" "state-set" (func $state_set (param i32 i32 i32 i32 i32)))
+  (import "portcullis:policy/host@{contract}" "state-get" (func $state_get (param i32 i32 i32)))
+  (import "portcullis:policy/host@{contract}" "state-set" (func $state_set (param i32 i32 i32 i32 i32)))
   {environment}
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 65536))
@@ -257,6 +313,9 @@ impl WatPolicy {
   (data (i32.const {CITES_MISSING_REASON}) "{cites_missing_reason}")
   (data (i32.const {MISSING_INDEX}) "{missing_index}")
   (data (i32.const {TARGET_NAME}) "{target}")
+  (data (i32.const {CONFIGURE_RESULT}) "{configure_result}")
+  (data (i32.const {SETTING_FIELD}) "{setting_field}")
+  (data (i32.const {SETTING_MESSAGE}) "{setting_message}")
   {patterns}
 
   ;; A bump allocator that never frees: an instance lives for one call, or
@@ -281,17 +340,20 @@ impl WatPolicy {
   (func (export "metadata") (result i32)
     {metadata_body})
 
-  (func (export "check-tool")
-      (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)
+  {configure}
+
+  (func (export "check-tool") (param {check_tool_params}) (result i32)
     (global.get $allow))
 
-  ;; The arguments are stored at $args: ctx (two strings), then the call,
-  ;; whose name is at offset 16 (pointer) and 20 (length).
+  ;; The arguments are stored at $args: the context (88 bytes: session,
+  ;; server, tenant, principal, client, then the u64 timestamp at 72 and
+  ;; sequence at 80), then the call, whose name is at offset 88 (pointer)
+  ;; and 92 (length).
   (func $is_target (param $args i32) (result i32)
-    (if (i32.ne (i32.load offset=20 (local.get $args)) (i32.const {target_len}))
+    (if (i32.ne (i32.load offset=92 (local.get $args)) (i32.const {target_len}))
       (then (return (i32.const 0))))
     (i32.eqz (call $compare
-      (i32.load offset=16 (local.get $args)) (i32.const {TARGET_NAME}) (i32.const {target_len}))))
+      (i32.load offset=88 (local.get $args)) (i32.const {TARGET_NAME}) (i32.const {target_len}))))
 
   ;; 0 when the `len` bytes at `a` and `b` are equal.
   (func $compare (param $a i32) (param $b i32) (param $len i32) (result i32)
@@ -326,8 +388,18 @@ impl WatPolicy {
     pub fn component(&self) -> anyhow::Result<Vec<u8>> {
         let mut module = wat::parse_str(self.wat()).context("parsing the policy's WAT")?;
         let mut resolve = Resolve::default();
-        let wit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
-        let (policy_package, _) = resolve.push_dir(&wit).context("reading wit/")?;
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (policy_package, _) = if self.contract_0_1 {
+            resolve
+                .push_file(manifest.join("fixtures/policy-0.1.0.wit"))
+                .map(|package| (package, ()))
+                .context("reading the 0.1 WIT")?
+        } else {
+            resolve
+                .push_dir(manifest.join("../wit"))
+                .map(|(package, _)| (package, ()))
+                .context("reading wit/")?
+        };
         let world = if self.import_environment {
             resolve.push_str(
                 "wasi-cli.wit",
@@ -340,7 +412,7 @@ impl WatPolicy {
                 "hostile.wit",
                 "package test:hostile;
                  world policy-with-environment {
-                     include portcullis:policy/policy@0.1.0;
+                     include portcullis:policy/policy@0.2.0;
                      import wasi:cli/environment@0.2.0;
                  }",
             )?;

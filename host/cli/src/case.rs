@@ -28,6 +28,8 @@ pub(crate) struct Case {
     pub(crate) result: Option<Value>,
     /// The server the tool belongs to.
     pub(crate) server: Option<String>,
+    /// The tenant the case's session belongs to, for per-tenant settings.
+    pub(crate) tenant: Option<String>,
     /// `malicious` or `benign`, when the case is labelled.
     pub(crate) label: Option<String>,
     /// The attack category of a malicious case.
@@ -59,10 +61,13 @@ impl Case {
 
     /// Decides the case in a session of its own.
     pub(crate) fn decide(&self, policies: &PolicySet) -> anyhow::Result<Decision> {
-        let context = Context {
-            session: format!("case-{}", self.display_id()),
-            server: self.server.clone().unwrap_or_else(|| "unknown".to_owned()),
-        };
+        let mut context = Context::new(
+            format!("case-{}", self.display_id()),
+            self.server.as_deref().unwrap_or("unknown"),
+        );
+        if let Some(tenant) = &self.tenant {
+            context = context.with_tenant(tenant);
+        }
         let session = SessionState::new(StateQuota::default());
         let event = match self.kind.as_str() {
             "tool_description" => {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use portcullis::{Engine, EngineConfig, InstanceReuse, PolicySet, Verdict};
+use portcullis::{Engine, EngineConfig, InstanceReuse, PolicySet, Settings, Verdict};
 
 /// Where policies come from and how they run.
 #[derive(Debug, Args)]
@@ -13,6 +13,12 @@ pub(crate) struct PolicyOptions {
     /// A directory of policy components (`*.wasm`) to use instead of the embedded defaults.
     #[arg(long, value_name = "DIR")]
     pub(crate) policies: Option<PathBuf>,
+
+    /// The policies' settings, a JSON file:
+    /// `{"policies": {"NAME": {...}}, "tenants": {"TENANT": {"NAME": {...}}}}`.
+    /// Each policy checks its own when it is loaded.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) settings: Option<PathBuf>,
 
     /// How long one policy may run for one event before it fails closed.
     #[arg(long, value_name = "MS", default_value_t = 100)]
@@ -72,7 +78,9 @@ impl PolicyOptions {
 
     /// Creates the engine and loads the policies these options name.
     pub(crate) fn load(&self) -> anyhow::Result<(Engine, PolicySet)> {
-        let engine = Engine::new(self.engine_config()).context("cannot start the policy engine")?;
+        let engine = Engine::new(self.engine_config())
+            .context("cannot start the policy engine")?
+            .with_settings(self.settings()?);
         let policies = match &self.policies {
             Some(dir) => engine
                 .load_dir(dir)
@@ -82,5 +90,16 @@ impl PolicyOptions {
                 .context("cannot load the embedded default policies")?,
         };
         Ok((engine, policies))
+    }
+
+    /// The settings of `--settings`, or none.
+    fn settings(&self) -> anyhow::Result<Settings> {
+        let Some(path) = &self.settings else {
+            return Ok(Settings::new());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the settings file {}", path.display()))?;
+        Settings::from_json(&text)
+            .with_context(|| format!("{} is not a valid settings file", path.display()))
     }
 }

@@ -2,7 +2,8 @@
 //! message, free of I/O: a message in, the messages to send out.
 //!
 //! Enforcement, by message:
-//! - `initialize` (client): remembers whether the client can answer `elicitation/create`.
+//! - `initialize` (client): remembers whether the client can answer
+//!   `elicitation/create`, and the client's name for the policies' context.
 //! - `tools/list` result (server): each tool is checked; denied tools are
 //!   removed from the list; escalated tools stay listed and every call to
 //!   them is escalated. The digest of each approved tool is pinned at its
@@ -32,7 +33,8 @@ use crate::framing::{
 use portcullis::Decider;
 use portcullis::audit::{AuditEntry, AuditEvent, AuditLog, args_digest};
 use portcullis::{
-    Context, Decision, Event, Reason, SessionState, ToolCall, ToolDefinition, ToolResult, Verdict,
+    Client, Context, Decision, Event, Reason, SessionState, ToolCall, ToolDefinition, ToolResult,
+    Verdict,
 };
 
 /// The requests whose contents the proxy inspects.
@@ -203,10 +205,7 @@ impl Session {
         audit: Option<AuditLog>,
     ) -> Session {
         Session {
-            context: Context {
-                session: options.session_id,
-                server: options.server_name,
-            },
+            context: Context::new(options.session_id, options.server_name),
             decider,
             state,
             audit,
@@ -265,10 +264,17 @@ impl Session {
                     vec![Outbound::Server(message.raw)]
                 }
                 "initialize" => {
-                    self.client_elicitation = message
-                        .params()
+                    let params = message.params();
+                    self.client_elicitation = params
                         .pointer("/capabilities/elicitation")
                         .is_some_and(|capability| !capability.is_null());
+                    if let Some(name) = params.pointer("/clientInfo/name").and_then(Value::as_str) {
+                        let version = params
+                            .pointer("/clientInfo/version")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        self.context.client = Some(Client::new(name, version));
+                    }
                     self.pending.insert(id, Pending::Other);
                     vec![Outbound::Server(message.raw)]
                 }

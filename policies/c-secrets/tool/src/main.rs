@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use std::path::Path;
 use wit_parser::{Resolve, WorldItem, WorldKey};
 
-const ALLOWED_IMPORTS: &[&str] = &["portcullis:policy/host@0.1.0", "portcullis:policy/types@0.1.0"];
-const REQUIRED_EXPORTS: &[&str] = &["metadata", "check-tool", "check-call", "check-result"];
+const ALLOWED_IMPORTS: &[&str] = &["portcullis:policy/host@0.2.0", "portcullis:policy/types@0.2.0"];
+const REQUIRED_EXPORTS: &[&str] = &["metadata", "configure", "check-tool", "check-call", "check-result"];
 
 fn usage() -> ! {
     eprintln!(

@@ -119,6 +119,49 @@ impl Tool {
     }
 }
 
+/// One string in a call's arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgumentText<'a> {
+    /// Its JSON pointer, as findings name fields: `/arguments/url`,
+    /// `/arguments/files/0`.
+    pub field: String,
+    /// The object member it sits under (an array's items take their
+    /// array's name); `None` at the top of a non-object.
+    pub key: Option<&'a str>,
+    /// The text itself, as the agent sent it (not normalised).
+    pub text: &'a str,
+}
+
+/// Every string in `arguments` (a call's parsed arguments), depth first, for
+/// policies that judge values themselves rather than through findings.
+pub fn argument_texts(arguments: &Value) -> Vec<ArgumentText<'_>> {
+    fn walk<'a>(
+        value: &'a Value,
+        field: String,
+        key: Option<&'a str>,
+        out: &mut Vec<ArgumentText<'a>>,
+    ) {
+        match value {
+            Value::String(text) => out.push(ArgumentText { field, key, text }),
+            Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    walk(item, format!("{field}/{index}"), key, out);
+                }
+            }
+            Value::Object(map) => {
+                for (name, item) in map {
+                    let escaped = name.replace('~', "~0").replace('/', "~1");
+                    walk(item, format!("{field}/{escaped}"), Some(name), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(arguments, "/arguments".to_owned(), None, &mut out);
+    out
+}
+
 impl ToolCall {
     /// The original (not normalised) text of an argument, as named in a
     /// finding (`/arguments/command`).
@@ -138,6 +181,24 @@ impl ToolResult {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argument_texts_name_each_string_by_pointer_and_key() {
+        let arguments =
+            serde_json::json!({ "a/b": "x", "files": ["one", { "path": "two" }], "n": 1 });
+        let texts: Vec<(String, Option<&str>, &str)> = argument_texts(&arguments)
+            .into_iter()
+            .map(|text| (text.field, text.key, text.text))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("/arguments/a~1b".to_owned(), Some("a/b"), "x"),
+                ("/arguments/files/0".to_owned(), Some("files"), "one"),
+                ("/arguments/files/1/path".to_owned(), Some("path"), "two"),
+            ]
+        );
+    }
 
     fn finding(field: &str) -> Finding {
         Finding {

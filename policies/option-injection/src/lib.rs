@@ -23,10 +23,9 @@
 
 mod options;
 
-use portcullis_sdk::serde_json::Value;
 use portcullis_sdk::{
-    ArgumentKind, Context, EventKind, Finding, Metadata, Outcome, Policy, ToolCall, Verdict,
-    excerpt, export_policy, words,
+    ArgumentKind, ArgumentText, Context, EventKind, Finding, Metadata, Outcome, Policy, ToolCall,
+    Verdict, argument_texts, excerpt, export_policy, words,
 };
 
 use options::{CONFIG_KEYS, dangerous_option};
@@ -109,29 +108,18 @@ impl Policy for OptionInjection {
     fn check_call(_ctx: &Context, call: &ToolCall, _findings: &[Finding]) -> Outcome {
         let mut outcome = Outcome::allow();
         let arguments = call.arguments_json();
-        let schema = call.tool.as_ref().map(|tool| tool.input_schema_json());
-        let mut leaves = Vec::new();
-        string_leaves(&arguments, String::new(), None, &mut leaves);
-        for (pointer, key, value) in leaves {
-            let description = key.as_deref().and_then(|key| {
-                schema
-                    .as_ref()?
-                    .get("properties")?
-                    .get(key)?
-                    .get("description")?
-                    .as_str()
-                    .map(str::to_owned)
-            });
-            let kind = ArgumentKind::classify(
-                &call.name,
-                key.as_deref(),
-                description.as_deref(),
-                Some(value),
-            );
+        for ArgumentText {
+            field: pointer,
+            key,
+            text: value,
+        } in argument_texts(&arguments)
+        {
+            let description = key.and_then(|key| call.tool.as_ref()?.property_description(key));
+            let kind = ArgumentKind::classify(&call.name, key, description.as_deref(), Some(value));
             if kind != ArgumentKind::Value {
                 continue;
             }
-            let key_words = key.as_deref().map(words).unwrap_or_default();
+            let key_words = key.map(words).unwrap_or_default();
             let has = |set: &[&str]| key_words.iter().any(|word| set.contains(&word.as_str()));
             if let Some((verdict, rule, why)) =
                 judge(value, has(OPERAND_WORDS), has(SPACELESS_WORDS))
@@ -217,36 +205,9 @@ fn option_name(token: &str) -> &str {
     token.split_once('=').map_or(token, |(name, _)| name)
 }
 
-/// Every string leaf of `value`, with its JSON pointer under `/arguments`
-/// and the object key it sits under (an array's items take their key).
-fn string_leaves<'a>(
-    value: &'a Value,
-    pointer: String,
-    key: Option<&'a str>,
-    out: &mut Vec<(String, Option<String>, &'a str)>,
-) {
-    match value {
-        Value::String(text) => {
-            out.push((format!("/arguments{pointer}"), key.map(str::to_owned), text))
-        }
-        Value::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                string_leaves(item, format!("{pointer}/{index}"), key, out);
-            }
-        }
-        Value::Object(map) => {
-            for (name, item) in map {
-                let escaped = name.replace('~', "~0").replace('/', "~1");
-                string_leaves(item, format!("{pointer}/{escaped}"), Some(name), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use portcullis_sdk::serde_json::json;
+    use portcullis_sdk::serde_json::{Value, json};
     use portcullis_sdk::testing::{self, rules};
 
     use super::*;

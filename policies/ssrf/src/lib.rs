@@ -37,8 +37,8 @@ mod urls;
 
 use portcullis_sdk::serde_json::Value;
 use portcullis_sdk::{
-    ArgumentKind, Context, EventKind, Finding, Metadata, Outcome, Policy, SettingError, ToolCall,
-    Verdict, excerpt, export_policy,
+    ArgumentKind, ArgumentText, Context, EventKind, Finding, Metadata, Outcome, Policy,
+    SettingError, ToolCall, Verdict, argument_texts, excerpt, export_policy,
 };
 
 use address::Reach;
@@ -62,29 +62,23 @@ impl Policy for Ssrf {
         let mut outcome = Outcome::allow();
         let schema = call.tool.as_ref().map(|tool| tool.input_schema_json());
         let arguments = call.arguments_json();
-        let mut leaves = Vec::new();
-        string_leaves(&arguments, String::new(), None, &mut leaves);
-        for (pointer, key, value) in leaves {
-            let description = key.as_deref().and_then(|key| {
-                schema
-                    .as_ref()
-                    .and_then(|schema| property_description(schema, key))
-            });
-            let kind = ArgumentKind::classify(
-                &call.name,
-                key.as_deref(),
-                description.as_deref(),
-                Some(value),
-            );
+        for ArgumentText {
+            field: pointer,
+            key,
+            text: value,
+        } in argument_texts(&arguments)
+        {
+            let description = key.and_then(|key| call.tool.as_ref()?.property_description(key));
+            let kind = ArgumentKind::classify(&call.name, key, description.as_deref(), Some(value));
             if kind == ArgumentKind::Prose {
                 continue;
             }
-            let uri_format = key.as_deref().is_some_and(|key| {
+            let uri_format = key.is_some_and(|key| {
                 schema
                     .as_ref()
                     .is_some_and(|schema| is_uri_property(schema, key))
             });
-            for target in targets_in(value, key.as_deref(), uri_format) {
+            for target in targets_in(value, key, uri_format) {
                 if settings.allows(&target) {
                     continue;
                 }
@@ -156,42 +150,8 @@ fn judge(target: &Target, kind: ArgumentKind) -> Option<(Verdict, &'static str, 
     }
 }
 
-/// Every string leaf of `value`, with its JSON pointer under `/arguments`
-/// and the name of the object key it sits under.
-fn string_leaves<'a>(
-    value: &'a Value,
-    pointer: String,
-    key: Option<&'a str>,
-    out: &mut Vec<(String, Option<String>, &'a str)>,
-) {
-    match value {
-        Value::String(text) => {
-            out.push((format!("/arguments{pointer}"), key.map(str::to_owned), text))
-        }
-        Value::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                string_leaves(item, format!("{pointer}/{index}"), key, out);
-            }
-        }
-        Value::Object(map) => {
-            for (name, item) in map {
-                let escaped = name.replace('~', "~0").replace('/', "~1");
-                string_leaves(item, format!("{pointer}/{escaped}"), Some(name), out);
-            }
-        }
-        _ => {}
-    }
-}
-
 fn property<'a>(schema: &'a Value, key: &str) -> Option<&'a Value> {
     schema.get("properties")?.get(key)
-}
-
-fn property_description(schema: &Value, key: &str) -> Option<String> {
-    property(schema, key)?
-        .get("description")?
-        .as_str()
-        .map(str::to_owned)
 }
 
 /// Whether the schema says the property `key` is a URI.

@@ -97,26 +97,36 @@ impl Tool {
 
     /// The `description` the input schema gives the property named `key`,
     /// searching nested objects too; `None` if there is no such property or
-    /// it has no description.
+    /// it has no description. Parses the schema: a policy that asks about
+    /// many keys parses it once and calls [`schema_property_description`].
     pub fn property_description(&self, key: &str) -> Option<String> {
-        fn search(schema: &Value, key: &str) -> Option<String> {
-            let object = schema.as_object()?;
-            if let Some(properties) = object.get("properties").and_then(Value::as_object) {
-                if let Some(description) = properties
-                    .get(key)
-                    .and_then(|property| property.get("description"))
-                    .and_then(Value::as_str)
-                {
-                    return Some(description.to_owned());
-                }
-                if let Some(found) = properties.values().find_map(|nested| search(nested, key)) {
-                    return Some(found);
-                }
-            }
-            object.get("items").and_then(|items| search(items, key))
-        }
-        search(&self.input_schema_json(), key)
+        schema_property_description(&self.input_schema_json(), key).map(str::to_owned)
     }
+}
+
+/// The `description` that `schema` (a parsed input schema) gives the
+/// property named `key`: the first property of that name with a
+/// description, searching nested objects and array items too.
+pub fn schema_property_description<'a>(schema: &'a Value, key: &str) -> Option<&'a str> {
+    let object = schema.as_object()?;
+    if let Some(properties) = object.get("properties").and_then(Value::as_object) {
+        if let Some(description) = properties
+            .get(key)
+            .and_then(|property| property.get("description"))
+            .and_then(Value::as_str)
+        {
+            return Some(description);
+        }
+        if let Some(found) = properties
+            .values()
+            .find_map(|nested| schema_property_description(nested, key))
+        {
+            return Some(found);
+        }
+    }
+    object
+        .get("items")
+        .and_then(|items| schema_property_description(items, key))
 }
 
 /// One string in a call's arguments.

@@ -25,7 +25,7 @@ mod options;
 
 use portcullis_sdk::{
     ArgumentKind, ArgumentText, Context, EventKind, Finding, Metadata, Outcome, Policy, ToolCall,
-    Verdict, argument_texts, excerpt, export_policy, words,
+    Verdict, argument_texts, excerpt, export_policy, schema_property_description, words,
 };
 
 use options::{CONFIG_KEYS, dangerous_option};
@@ -108,14 +108,16 @@ impl Policy for OptionInjection {
     fn check_call(_ctx: &Context, call: &ToolCall, _findings: &[Finding]) -> Outcome {
         let mut outcome = Outcome::allow();
         let arguments = call.arguments_json();
+        let schema = call.tool.as_ref().map(|tool| tool.input_schema_json());
         for ArgumentText {
             field: pointer,
             key,
             text: value,
         } in argument_texts(&arguments)
         {
-            let description = key.and_then(|key| call.tool.as_ref()?.property_description(key));
-            let kind = ArgumentKind::classify(&call.name, key, description.as_deref(), Some(value));
+            let description =
+                key.and_then(|key| schema_property_description(schema.as_ref()?, key));
+            let kind = ArgumentKind::classify(&call.name, key, description, Some(value));
             if kind != ArgumentKind::Value {
                 continue;
             }

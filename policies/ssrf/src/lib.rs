@@ -39,6 +39,7 @@ use portcullis_sdk::serde_json::Value;
 use portcullis_sdk::{
     ArgumentKind, ArgumentText, Context, EventKind, Finding, Metadata, Outcome, Policy,
     SettingError, ToolCall, Verdict, argument_texts, excerpt, export_policy,
+    schema_property_description,
 };
 
 use address::Reach;
@@ -68,8 +69,9 @@ impl Policy for Ssrf {
             text: value,
         } in argument_texts(&arguments)
         {
-            let description = key.and_then(|key| call.tool.as_ref()?.property_description(key));
-            let kind = ArgumentKind::classify(&call.name, key, description.as_deref(), Some(value));
+            let description =
+                key.and_then(|key| schema_property_description(schema.as_ref()?, key));
+            let kind = ArgumentKind::classify(&call.name, key, description, Some(value));
             if kind == ArgumentKind::Prose {
                 continue;
             }

@@ -108,14 +108,16 @@ class WitWorld(wit_world.WitWorld):
             return ALLOW
         private = host.state_get(PRIVATE_DATA) or "another policy's finding"
         untrusted = host.state_get(UNTRUSTED_CONTENT) or "another policy's finding"
+        verdict = _verdict(host.settings())
+        held = "is blocked" if verdict == Verdict.DENY else "needs a human's approval"
         return Outcome(
-            verdict=_verdict(host.settings()),
+            verdict=verdict,
             reasons=[
                 Reason(
                     rule="lethal-trifecta",
                     message=(
                         f"Session read private data (via {private}) and untrusted content "
-                        f"(via {untrusted}); outbound tool {call.name} is blocked."
+                        f"(via {untrusted}); outbound tool {call.name} {held}."
                     ),
                     findings=[],
                 )

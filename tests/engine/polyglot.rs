@@ -325,7 +325,9 @@ fn operator_settings_reach_the_javascript_and_python_policies_per_tenant() -> Re
     assert_eq!(decision.verdict, Verdict::Escalate, "{decision:#?}");
     assert_eq!(decision.reasons[0].rule, "lethal-trifecta");
     assert!(
-        decision.reasons[0].message.ends_with("needs a human's approval."),
+        decision.reasons[0]
+            .message
+            .ends_with("needs a human's approval."),
         "{decision:#?}"
     );
     Ok(())

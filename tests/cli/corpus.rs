@@ -15,8 +15,7 @@ use portcullis_tests::binary::{portcullis, run_ok, workspace};
 const FLOORS: &[(&str, f64, f64)] = &[
     ("tool_descriptions.dev.jsonl", 95.0, 1.0),
     ("tool_calls.dev.jsonl", 95.0, 1.0),
-    // SSRF and option injection are covered; secrets leaving are not yet.
-    ("tool_calls_extra.dev.jsonl", 60.0, 1.5),
+    ("tool_calls_extra.dev.jsonl", 95.0, 1.5),
 ];
 
 fn corpus_dir() -> PathBuf {

@@ -54,7 +54,7 @@ impl Policy for PlantedInstructions {
         let response = result.response_json();
         let mut outcome = Outcome::allow();
         for text in argument_texts(&response) {
-            let field = text.field.replacen("/arguments", "/result", 1);
+            let field = text.field.replacen("/arguments", "/response", 1);
             // One reason per rule and field, saying how many more there
             // are; the verdict counts every one.
             let mut by_rule: BTreeMap<&str, Vec<Planted>> = BTreeMap::new();
@@ -73,7 +73,10 @@ impl Policy for PlantedInstructions {
                 outcome.add(
                     verdict,
                     rule,
-                    format!("{field}: {}{more}", planted[0].why),
+                    format!(
+                        "{field} (bytes {}..{}): {}{more}",
+                        planted[0].start, planted[0].end, planted[0].why
+                    ),
                     [],
                 );
             }
@@ -112,10 +115,14 @@ mod tests {
         let outcome = PlantedInstructions::check_result(&testing::context(), &result, &[]);
         assert_eq!(outcome.verdict, Verdict::Deny);
         assert_eq!(rules(&outcome), ["authority-marker", "context-override"]);
+        let message = &outcome.reasons[0].message;
         assert!(
-            outcome.reasons[0]
-                .message
-                .starts_with("/result/content/0/text: ")
+            message.starts_with("/response/content/0/text (bytes 14..25): "),
+            "{message}"
+        );
+        assert!(
+            !outcome.reasons[1].message.contains("Ignore"),
+            "the planted text is not echoed"
         );
         assert!(
             outcome.reasons[0].message.contains("(and 1 more)"),

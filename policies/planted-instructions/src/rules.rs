@@ -10,8 +10,9 @@ use crate::text::{Word, close_to, sentences, words};
 pub(crate) struct Planted {
     pub(crate) rule: &'static str,
     pub(crate) verdict: Verdict,
-    /// Why, with the words that show it.
-    pub(crate) why: String,
+    /// Why, in words; the byte range says where. The planted text itself
+    /// is not repeated: the explanation reaches the model too.
+    pub(crate) why: &'static str,
     pub(crate) start: usize,
     pub(crate) end: usize,
 }
@@ -87,7 +88,7 @@ pub(crate) fn authority_markers(text: &str, found: &mut Vec<Planted>) {
         let rest = &text[at + 1..];
         if byte == b'<' && rest.starts_with('|') {
             if let Some(end) = rest.find("|>").filter(|&end| end < 40) {
-                found.push(marker(at, at + end + 3, &text[at..at + end + 3]));
+                found.push(marker(at, at + end + 3));
             }
             continue;
         }
@@ -119,11 +120,7 @@ pub(crate) fn authority_markers(text: &str, found: &mut Vec<Planted>) {
             continue;
         }
         let end = at + 1 + inner_len + 1;
-        found.push(marker(
-            at,
-            end.min(text.len()),
-            &text[at..end.min(text.len())],
-        ));
+        found.push(marker(at, end.min(text.len())));
     }
     headings(text, found);
 }
@@ -174,20 +171,17 @@ fn headings(text: &str, found: &mut Vec<Planted>) {
         if announces {
             let start = offset + (line.len() - trimmed.len());
             let end = offset + line.trim_end().len();
-            found.push(marker(start, end, line.trim()));
+            found.push(marker(start, end));
         }
         offset += line.len();
     }
 }
 
-fn marker(start: usize, end: usize, shown: &str) -> Planted {
+fn marker(start: usize, end: usize) -> Planted {
     Planted {
         rule: "authority-marker",
         verdict: Verdict::Deny,
-        why: format!(
-            "marks text as coming from the system or an authority: `{}`",
-            shown.chars().take(60).collect::<String>()
-        ),
+        why: "marks text as coming from the system or an authority",
         start,
         end,
     }
@@ -278,10 +272,7 @@ pub(crate) fn context_overrides(text: &str, found: &mut Vec<Planted>) {
             found.push(Planted {
                 rule: "context-override",
                 verdict: Verdict::Deny,
-                why: format!(
-                    "tells the reader to set aside its instructions: `{}`",
-                    &text[verb.start..end]
-                ),
+                why: "tells the reader to set aside its instructions",
                 start: verb.start,
                 end,
             });
@@ -388,10 +379,7 @@ pub(crate) fn addressed_to_agent(text: &str, found: &mut Vec<Planted>) {
             found.push(Planted {
                 rule: "addressed-to-agent",
                 verdict: Verdict::Deny,
-                why: format!(
-                    "speaks to the agent about itself or its task: `{}`",
-                    &text[start..end]
-                ),
+                why: "speaks to the agent about itself or its task",
                 start,
                 end,
             });
@@ -502,10 +490,7 @@ pub(crate) fn planted_tasks(text: &str, found: &mut Vec<Planted>) {
                 found.push(Planted {
                     rule: "planted-task",
                     verdict: Verdict::Escalate,
-                    why: format!(
-                        "plants a task that sends something out: `{}`",
-                        sentence.trim().chars().take(80).collect::<String>()
-                    ),
+                    why: "plants a task that sends something out",
                     start: start + words[first].start,
                     end,
                 });
@@ -582,10 +567,7 @@ pub(crate) fn send_instructions(text: &str, found: &mut Vec<Planted>) {
             found.push(Planted {
                 rule: "send-instruction",
                 verdict: Verdict::Escalate,
-                why: format!(
-                    "instructs sending private data out: `{}`",
-                    sentence.trim().chars().take(80).collect::<String>()
-                ),
+                why: "instructs sending private data out",
                 start: start + words[verb].start,
                 end,
             });

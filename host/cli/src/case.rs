@@ -34,6 +34,8 @@ pub(crate) struct Case {
     pub(crate) label: Option<String>,
     /// The attack category of a malicious case.
     pub(crate) attack: Option<String>,
+    /// Where the case comes from (`github:owner/repo@commit:path#line`).
+    pub(crate) source: Option<String>,
     /// The verdict a policy test case expects.
     pub(crate) expect: Option<Verdict>,
     /// A rule that must be among the reasons of a policy test case.

@@ -15,6 +15,9 @@
 //! | `role-play` | "you are now…", "from now on you will", "act as an unrestricted…", "DAN mode", "jailbreak", "administrator override" | escalate | deny |
 //! | `prompt-probe` | mentions of the system prompt or initial instructions, "my instructions are", "word for word" | escalate | escalate |
 //! | `addressed-to-model` | "new instructions:", "if you are an AI…", "note to the assistant" | escalate | deny |
+//! | `tag-smuggling` | ASCII hidden in Unicode tag characters (subdivision flags excepted) | deny | deny |
+//! | `invisible-text` | three or more zero-width characters threaded through the text | escalate | escalate |
+//! | `bidi-override` | bidirectional embedding, override or isolate controls | escalate | escalate |
 //!
 //! Defensive wording ("never ignore previous instructions") is recognised
 //! by the negation before the phrase and does not count.
@@ -23,6 +26,8 @@
 //! `untrusted-content` to the session: the session has seen content that
 //! tried to steer the agent, and every other policy (a lethal-trifecta
 //! policy, say) can read that.
+
+mod hidden;
 
 use std::collections::BTreeMap;
 
@@ -126,12 +131,15 @@ impl Policy for PromptInjection {
             }))
     }
 
-    fn check_call(_ctx: &Context, _call: &ToolCall, findings: &[Finding]) -> Outcome {
-        judge(findings, Event::Call)
+    fn check_call(_ctx: &Context, call: &ToolCall, findings: &[Finding]) -> Outcome {
+        let mut outcome = judge(findings, Event::Call);
+        add_hidden(&mut outcome, &call.arguments_json(), "/arguments");
+        outcome
     }
 
-    fn check_result(_ctx: &Context, _result: &ToolResult, findings: &[Finding]) -> Outcome {
-        let outcome = judge(findings, Event::Result);
+    fn check_result(_ctx: &Context, result: &ToolResult, findings: &[Finding]) -> Outcome {
+        let mut outcome = judge(findings, Event::Result);
+        add_hidden(&mut outcome, &result.response_json(), "/response");
         // Content that tries to instruct the agent is untrusted, whatever
         // tool it came from: every policy of the set may now know it.
         if outcome.verdict != Verdict::Allow
@@ -140,6 +148,13 @@ impl Policy for PromptInjection {
             log::warn(&format!("could not label the session: {error}"));
         }
         outcome
+    }
+}
+
+/// Adds a reason for each string of `value` that hides text.
+fn add_hidden(outcome: &mut Outcome, value: &portcullis_sdk::serde_json::Value, root: &str) {
+    for hidden in hidden::hidden_everywhere(value, root) {
+        outcome.add(hidden.verdict, hidden.rule, hidden.message, []);
     }
 }
 

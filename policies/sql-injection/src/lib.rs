@@ -25,9 +25,22 @@
 //! | `unbounded-write` | `DELETE` or `UPDATE` without `WHERE` | escalate |
 //! | `write-in-read-only-tool` | any statement that changes data, schema or grants, sent to a tool that is read-only by its `readOnlyHint` or its name (`read_query`, `select`, `list_…`) | deny |
 //!
+//! The statement's structure also says what it does to access control and
+//! secrets, and a document-store filter what it matches:
+//!
+//! | rule | what it finds | verdict |
+//! |------|---------------|---------|
+//! | `security-downgrade` | `DISABLE ROW LEVEL SECURITY`, `row_security = off`, a role given `BYPASSRLS` or `SUPERUSER` | deny |
+//! | `grant-to-everyone` | `GRANT … TO public / anon / authenticated` | deny |
+//! | `credential-read` | a read of a column or table whose name says password, token, secret, API key… | escalate |
+//! | `cross-table-copy` | `INSERT … SELECT`, `UPDATE … (SELECT …)`: rows copied where others may read them; deny when they include secrets | escalate / deny |
+//! | `nosql-operator` | `$ne`, `$gt`, `$regex`… where a login or lookup value belongs (`{"password": {"$ne": null}}`), in an object or in a JSON string | deny |
+//! | `nosql-code` | `$where`, `$function`, `$accumulator`: code run inside the database | deny |
+//!
 //! Free text may discuss SQL, and commands and code may embed it, so the
 //! injection rules do not apply there.
 
+mod data_access;
 mod rules;
 mod statement;
 mod tautology;
@@ -89,7 +102,30 @@ impl Policy for SqlInjection {
             };
             judge_statements(&mut outcome, field, &sql, read_only, &cited);
         }
+        judge_data_access(&mut outcome, call);
         outcome
+    }
+}
+
+/// Adds the reasons of the access-control, credential and document-filter
+/// rules (`data_access`), judged on the arguments as sent.
+fn judge_data_access(outcome: &mut Outcome, call: &ToolCall) {
+    let arguments = call.arguments_json();
+    let schema = call.tool.as_ref().map(|tool| tool.input_schema_json());
+    let mut found = data_access::judge_filter("/arguments", &arguments, None);
+    for argument in portcullis_sdk::argument_texts(&arguments) {
+        let description = argument
+            .key
+            .and_then(|key| portcullis_sdk::schema_property_description(schema.as_ref()?, key));
+        let kind =
+            ArgumentKind::classify(&call.name, argument.key, description, Some(argument.text));
+        if kind == ArgumentKind::Sql {
+            found.extend(data_access::judge_sql(&argument.field, argument.text));
+        }
+        found.extend(data_access::judge_document(&argument));
+    }
+    for access in found {
+        outcome.add(access.verdict, access.rule, access.message, []);
     }
 }
 

@@ -17,6 +17,7 @@
 //! | `shellshock` | `() { :;};` | deny | deny | deny | deny |
 //! | `jndi-lookup` | `${jndi:` | deny | deny | deny | deny |
 //! | `chained-command` | a separator (`;`, `\|`, `&`, `` ` ``, `$(`, a raw or encoded newline) followed by a command | — | — | — | deny |
+//! | `code-runs-download` | in code, a download piped into a shell *and* a process API (`os.system(`, `subprocess.`, `child_process`, `Runtime.exec`, `shell_exec(`…) that runs it | escalate (code) | — | — | — |
 //! | `code-injection` | `__import__(`, `eval(`, `os.system(`, `subprocess.`, `<?php`, `<!--#exec`, `${…(`, template injection, calls to secret getters | — | — | — | deny |
 //!
 //! Free text (a message body, a comment) is for people: quoting a hostile
@@ -29,6 +30,7 @@
 //! (`path-traversal`, `sql-injection`, `markup-injection`).
 
 mod rules;
+mod spawn;
 
 use portcullis_sdk::{
     Context, EventKind, Finding, Metadata, Outcome, Policy, ToolCall, export_policy,
@@ -48,7 +50,9 @@ impl Policy for CommandInjection {
     }
 
     fn check_call(_ctx: &Context, call: &ToolCall, findings: &[Finding]) -> Outcome {
-        judge_arguments(RULES, call, findings)
+        let mut outcome = judge_arguments(RULES, call, findings);
+        spawn::judge(&mut outcome, call, findings);
+        outcome
     }
 }
 

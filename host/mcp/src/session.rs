@@ -719,18 +719,24 @@ impl Session {
         let digest = definition.digest();
         let name = definition.name.clone();
         let event = Event::Tool(definition);
-        let decision = match self.pins.get(&name) {
-            Some(pinned) if *pinned != digest => self.host_decision(
-                Verdict::Deny,
+        // A changed definition is checked again like a new one: what it
+        // adds decides. Anything the policies find in it denies it; a
+        // harmless change still asks the human, since it was not what they
+        // approved. The pin stays on the approved digest.
+        let mut decision = self.decider.decide(&self.context, &event, &self.state);
+        if let Some(pinned) = self.pins.get(&name).filter(|pinned| **pinned != digest) {
+            let changed = self.host_decision(
+                Verdict::Escalate,
                 "rug-pull",
                 format!(
                     "the definition changed after it was approved in this session (pinned {}, now {})",
                     &pinned[..12.min(pinned.len())],
                     &digest[..12.min(digest.len())]
                 ),
-            ),
-            _ => self.decider.decide(&self.context, &event, &self.state),
-        };
+            );
+            decision.verdict = decision.verdict.max(Verdict::Escalate);
+            decision.reasons.splice(0..0, changed.reasons);
+        }
         self.record(&event, &decision, None);
         let Event::Tool(definition) = event else {
             unreachable!("the event was built as a tool")
@@ -833,15 +839,19 @@ mod tests {
     use super::*;
     use crate::framing::FrameReader;
 
-    /// Denies the tool `evil`, calls whose arguments mention `rm -rf` and
-    /// results that mention `SECRET`; escalates the tool `risky`, calls to
-    /// `transfer` and results that mention `REVIEW`.
+    /// Denies the tool `evil` and tools whose description mentions `id_rsa`,
+    /// calls whose arguments mention `rm -rf` and results that mention
+    /// `SECRET`; escalates the tool `risky`, calls to `transfer` and results
+    /// that mention `REVIEW`.
     struct Scripted;
 
     impl Decider for Scripted {
         fn decide(&self, _: &Context, event: &Event, _: &SessionState) -> Decision {
             let (verdict, rule) = match event {
                 Event::Tool(tool) if tool.name == "evil" => (Verdict::Deny, "evil-tool"),
+                Event::Tool(tool) if tool.description.contains("id_rsa") => {
+                    (Verdict::Deny, "poisoned-tool")
+                }
                 Event::Tool(tool) if tool.name == "risky" => (Verdict::Escalate, "risky-tool"),
                 Event::Call(call) if call.arguments.to_string().contains("rm -rf") => {
                     (Verdict::Deny, "chained-command")
@@ -1089,6 +1099,25 @@ mod tests {
         assert_eq!(answer["id"], 5);
         assert!(error_text(&answer).contains("withheld the result of `read`"));
         assert!(!answer.to_string().contains("SECRET=1"));
+    }
+
+    #[test]
+    fn a_harmless_change_is_listed_but_asks_before_use() {
+        let mut session = session();
+        list(&mut session, 1, vec![tool("weather", "Gets the weather.")]);
+        let relisted = list(
+            &mut session,
+            2,
+            vec![tool("weather", "Gets the weather, in Celsius.")],
+        );
+        assert_eq!(relisted["result"]["tools"][0]["name"], "weather");
+        let asked = to_client(call(&mut session, 3, "weather", json!({})));
+        assert_eq!(asked["result"]["isError"], true, "{asked}");
+        let text = asked["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(text.contains("requires human approval"), "{asked}");
+        assert!(text.contains("portcullis/rug-pull"), "{asked}");
     }
 
     #[test]

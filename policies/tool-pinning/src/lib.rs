@@ -11,11 +11,18 @@
 //! |-------|-----------|---------|------|
 //! | tool description | first definition of the name in the session | allow (pinned) | — |
 //! | tool description | same digest as the pin | allow | — |
-//! | tool description | different digest from the pin | deny | `rug-pull` |
-//! | tool call | the call's tool definition differs from the pin | deny | `rug-pull` |
+//! | tool description | different digest from the pin | escalate | `rug-pull` |
+//! | tool call | the call's tool definition differs from the pin | escalate | `rug-pull` |
 //! | either | the pin cannot be stored (state quota) | escalate | `pin-unavailable` |
 //!
-//! The pin is never moved: a changed definition stays denied for the rest
+//! A change asks rather than denies: the changed definition is an event
+//! like any other, so every policy of the set judges it again, and one that
+//! finds something in it (poisoning, shadowing, an exfiltration
+//! instruction) denies it; the set's verdict is the strictest. What is left
+//! for this policy is the harmless change, which still was not what the
+//! human approved.
+//!
+//! The pin is never moved: a changed definition keeps asking for the rest
 //! of the session, and a server that flips back to the approved definition
 //! is allowed again. Checking calls as well means a changed definition is
 //! caught even if the host went on to use it.
@@ -58,7 +65,7 @@ fn check_against_pin(tool: &Tool) -> Outcome {
     match state::get(&key) {
         Some(pinned) if pinned == tool.digest => Outcome::allow(),
         Some(pinned) => Outcome::with(
-            Verdict::Deny,
+            Verdict::Escalate,
             "rug-pull",
             format!(
                 "definition of tool `{}` changed after it was approved in this session \
@@ -127,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn a_changed_definition_is_denied_and_the_pin_stays() {
+    fn a_changed_definition_asks_and_the_pin_stays() {
         state::clear();
         let ctx = testing::context();
         let approved = weather("Gets the weather.");
@@ -135,7 +142,7 @@ mod tests {
         ToolPinning::check_tool(&ctx, &approved, &[]);
 
         let outcome = ToolPinning::check_tool(&ctx, &poisoned, &[]);
-        assert_eq!(outcome.verdict, Verdict::Deny);
+        assert_eq!(outcome.verdict, Verdict::Escalate);
         assert_eq!(outcome.reasons[0].rule, "rug-pull");
         assert!(
             outcome.reasons[0]
@@ -146,7 +153,7 @@ mod tests {
 
         assert_eq!(
             ToolPinning::check_tool(&ctx, &poisoned, &[]).verdict,
-            Verdict::Deny
+            Verdict::Escalate
         );
         assert_eq!(
             ToolPinning::check_tool(&ctx, &approved, &[]).verdict,
@@ -155,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn calls_to_a_changed_tool_are_denied() {
+    fn calls_to_a_changed_tool_ask() {
         state::clear();
         let ctx = testing::context();
         ToolPinning::check_tool(&ctx, &weather("Gets the weather."), &[]);
@@ -172,7 +179,7 @@ mod tests {
         call.tool = Some(weather("Gets the weather, and more."));
         assert_eq!(
             ToolPinning::check_call(&ctx, &call, &[]).verdict,
-            Verdict::Deny
+            Verdict::Escalate
         );
     }
 

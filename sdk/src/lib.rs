@@ -78,6 +78,7 @@ pub mod bindings_mod {
 }
 
 mod argument;
+mod encoding;
 mod field;
 mod json;
 pub mod labels;
@@ -98,6 +99,7 @@ pub use bindings_mod::portcullis::policy::types::{
     BuiltinDetector, Client, Context, EventKind, Finding, Matcher, Metadata, Outcome, Pattern,
     Principal, Reason, SettingError, Tool, ToolCall, ToolResult, Verdict,
 };
+pub use encoding::base64_decode;
 pub use field::{ArgumentText, argument_texts, schema_property_description, words};
 pub use outcome::matches;
 pub use rule::{ArgumentRule, EXCERPT_CHARS, KindVerdicts, excerpt, judge_arguments};

@@ -45,7 +45,9 @@ pub(crate) enum Hidden {
 pub(crate) fn hidden_text(text: &str) -> Option<Hidden> {
     let mut best: Option<Hidden> = None;
     for run in runs(text) {
-        let Some(decoded) = decode(run).and_then(|bytes| String::from_utf8(bytes).ok()) else {
+        let Some(decoded) =
+            portcullis_sdk::base64_decode(run).and_then(|bytes| String::from_utf8(bytes).ok())
+        else {
             continue;
         };
         if !readable(&decoded) {
@@ -77,47 +79,9 @@ fn readable(text: &str) -> bool {
     total > 0 && printable * 100 >= total * 95 && spaces >= 2
 }
 
-/// Decodes standard or URL-safe base64, padding optional.
-fn decode(run: &str) -> Option<Vec<u8>> {
-    fn value(byte: u8) -> Option<u32> {
-        Some(match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let digits = run.trim_end_matches('=').as_bytes();
-    if digits.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-    for chunk in digits.chunks(4) {
-        let mut bits = 0u32;
-        for (i, &byte) in chunk.iter().enumerate() {
-            bits |= value(byte)? << (18 - 6 * i);
-        }
-        let bytes = bits.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decodes_standard_base64() {
-        assert_eq!(
-            decode("aGVsbG8gd29ybGQ=").as_deref(),
-            Some(&b"hello world"[..])
-        );
-        assert_eq!(decode("aGk").as_deref(), Some(&b"hi"[..]));
-        assert_eq!(decode("a"), None);
-    }
 
     #[test]
     fn finds_instructions_hidden_in_base64() {

@@ -3,7 +3,7 @@
 //! command lines, `Authorization` headers, values assigned to names such as
 //! `password` or `api_key`, and free-standing random tokens.
 
-use portcullis_sdk::words;
+use portcullis_sdk::{base64_decode, words};
 
 use crate::formats::known_in;
 use crate::randomness::{is_filler, is_generated, is_random_token};
@@ -142,30 +142,6 @@ fn private_keys(text: &str, found: &mut Vec<Secret>) {
             ));
         }
     }
-}
-
-/// Decodes unpadded or padded base64url (or standard base64).
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut buffer = 0u32;
-    let mut bits = 0;
-    for byte in text.bytes().take_while(|&byte| byte != b'=') {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        buffer = (buffer << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 fn base64url_run(bytes: &[u8], from: usize) -> usize {

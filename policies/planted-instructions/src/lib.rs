@@ -10,7 +10,7 @@
 //! | rule | mechanism | verdict |
 //! |------|-----------|---------|
 //! | `authority-marker` | a tag, bracketed label or heading that claims to be the system, an admin or "important information" (`<INFORMATION>`, `[SYSTEM: …]`, `###(system_message)`, `<\|im_start\|>`, `## System`), in several languages | deny |
-//! | `context-override` | a verb that sets aside, something earlier and a word for directives, close together and spelt loosely ("ignore your previous iunstructions") | deny |
+//! | `context-override` | a verb that sets aside, something earlier and a word for directives, close together and spelt loosely ("ignore your previuos instrcutions") | deny |
 //! | `addressed-to-agent` | text that calls the reader an AI or talks about its task ("to you, GPT-4", "the task I gave you", "your original task") | deny |
 //! | `planted-task` | a task label (`TODO:`, `Task:`, `Action required:`) with an action verb and a destination | escalate |
 //! | `send-instruction` | a sentence that opens with a sending verb and names private data and a destination | escalate |

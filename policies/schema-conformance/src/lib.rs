@@ -174,7 +174,7 @@ mod tests {
 
     fn decide(schema: Value, arguments: Value) -> Outcome {
         let mut call = testing::call("add", arguments);
-        call.tool = Some(testing::tool("add", "Adds two numbers.", schema, json!({})));
+        call.tool = Some(testing::tool("add", "Sums a and b.", schema, json!({})));
         SchemaConformance::check_call(&testing::context(), &call, &[])
     }
 

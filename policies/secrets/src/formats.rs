@@ -375,7 +375,7 @@ mod tests {
     #[test]
     fn placeholders_are_not_credentials() {
         for text in [
-            "ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "ghp_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "AKIAXXXXXXXXXXXXXXXX",
             "glpat-XXXXXXXXXXXXXXXXXXXXXXXX",
             "xoxb-000000000000-000000000000-xxxxxxxxxxxx",

@@ -187,7 +187,7 @@ mod tests {
             "insert_key_here",
             "changeme",
             "abc123",
-            "dapi123456789012345678a9bc01234defg5",
+            "dapi0123456789abcdef0123456789fedcba",
             "aaaaaaaa1",
         ] {
             assert!(!is_generated(value), "{value}");

@@ -644,7 +644,7 @@ mod tests {
         for text in [
             "password: ${link}",
             "secret := ''",
-            "not_secret = notapassword",
+            "not_a_secret = justsomewords",
             "API_KEY=\"insert_key_here\"",
             "token_type: Bearer",
             "key_file = /etc/ssl/private/server.pem",
@@ -665,10 +665,7 @@ mod tests {
             "publishable"
         );
         assert!(rules("commit 3f786850e387550fdab836ed7e6dc881de23001b").is_empty());
-        assert!(
-            rules("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9").is_empty(),
-            "base64 of JSON"
-        );
+        assert!(rules("eyJhbGciOiJSUzI1NiJ9").is_empty(), "base64 of JSON");
         assert!(
             rules("café ü€ Zq3vN8xLr2Tb6WcYp0Hs4KdGm7FjQa9E").len() == 1,
             "after non-ASCII"

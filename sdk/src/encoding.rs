@@ -1,6 +1,39 @@
 //! Decoders for the encodings attackers wrap text in, shared by the
 //! policies that look through them.
 
+use std::borrow::Cow;
+
+/// `text` with its `%XX` escapes decoded once, or `text` itself, borrowed,
+/// when it has none. Decoded bytes that are not UTF-8 become U+FFFD.
+///
+/// ```
+/// assert_eq!(portcullis_sdk::percent_decode("a%3Db"), "a=b");
+/// ```
+pub fn percent_decode(text: &str) -> Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut decoded_any = false;
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%'
+            && let Some(hex) = text.get(index + 1..index + 3)
+            && let Ok(byte) = u8::from_str_radix(hex, 16)
+        {
+            out.push(byte);
+            decoded_any = true;
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    if decoded_any {
+        Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 /// Decodes standard (`+/`) or URL-safe (`-_`) base64, padding optional.
 ///
 /// `None` when `text` has a byte outside both alphabets or a length no
@@ -40,6 +73,13 @@ pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_escapes() {
+        assert_eq!(percent_decode("a%3Db%zz"), "a=b%zz");
+        assert!(matches!(percent_decode("plain"), Cow::Borrowed("plain")));
+        assert!(matches!(percent_decode("100%"), Cow::Borrowed("100%")));
+    }
 
     #[test]
     fn both_alphabets_with_and_without_padding() {

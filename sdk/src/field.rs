@@ -145,6 +145,13 @@ pub struct ArgumentText<'a> {
 /// Every string in `arguments` (a call's parsed arguments), depth first, for
 /// policies that judge values themselves rather than through findings.
 pub fn argument_texts(arguments: &Value) -> Vec<ArgumentText<'_>> {
+    json_texts(arguments, "/arguments")
+}
+
+/// Every string in `document`, depth first, with fields named below `root`:
+/// `json_texts(&result.response_json(), "/response")` for a result, as the
+/// host names a result's fields in findings.
+pub fn json_texts<'a>(document: &'a Value, root: &str) -> Vec<ArgumentText<'a>> {
     fn walk<'a>(
         value: &'a Value,
         field: String,
@@ -160,16 +167,22 @@ pub fn argument_texts(arguments: &Value) -> Vec<ArgumentText<'_>> {
             }
             Value::Object(map) => {
                 for (name, item) in map {
-                    let escaped = name.replace('~', "~0").replace('/', "~1");
-                    walk(item, format!("{field}/{escaped}"), Some(name), out);
+                    let segment = escape_pointer_segment(name);
+                    walk(item, format!("{field}/{segment}"), Some(name), out);
                 }
             }
             _ => {}
         }
     }
     let mut out = Vec::new();
-    walk(arguments, "/arguments".to_owned(), None, &mut out);
+    walk(document, root.to_owned(), None, &mut out);
     out
+}
+
+/// Escapes an object member's name for a JSON pointer (`~` is `~0`, `/` is
+/// `~1`), the inverse of the unescaping pointers get when they are read.
+pub fn escape_pointer_segment(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 impl ToolCall {

@@ -99,8 +99,11 @@ pub use bindings_mod::portcullis::policy::types::{
     BuiltinDetector, Client, Context, EventKind, Finding, Matcher, Metadata, Outcome, Pattern,
     Principal, Reason, SettingError, Tool, ToolCall, ToolResult, Verdict,
 };
-pub use encoding::base64_decode;
-pub use field::{ArgumentText, argument_texts, schema_property_description, words};
+pub use encoding::{base64_decode, percent_decode};
+pub use field::{
+    ArgumentText, argument_texts, escape_pointer_segment, json_texts, schema_property_description,
+    words,
+};
 pub use outcome::matches;
 pub use rule::{ArgumentRule, EXCERPT_CHARS, KindVerdicts, excerpt, judge_arguments};
 pub use serde;

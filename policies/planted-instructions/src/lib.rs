@@ -25,8 +25,8 @@ mod text;
 use std::collections::BTreeMap;
 
 use portcullis_sdk::{
-    Context, EventKind, Finding, Metadata, Outcome, Policy, ToolResult, argument_texts,
-    export_policy, labels,
+    Context, EventKind, Finding, Metadata, Outcome, Policy, ToolResult, export_policy, json_texts,
+    labels,
 };
 
 use rules::Planted;
@@ -53,8 +53,8 @@ impl Policy for PlantedInstructions {
     fn check_result(_ctx: &Context, result: &ToolResult, _findings: &[Finding]) -> Outcome {
         let response = result.response_json();
         let mut outcome = Outcome::allow();
-        for text in argument_texts(&response) {
-            let field = text.field.replacen("/arguments", "/response", 1);
+        for text in json_texts(&response, "/response") {
+            let field = &text.field;
             // One reason per rule and field, saying how many more there
             // are; the verdict counts every one.
             let mut by_rule: BTreeMap<&str, Vec<Planted>> = BTreeMap::new();

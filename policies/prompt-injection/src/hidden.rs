@@ -113,9 +113,9 @@ pub(crate) fn hidden_in(field: &str, text: &str) -> Vec<Hidden> {
 /// The hidden text in every string of `value`, under fields named from
 /// `root` (`/arguments`, `/response`).
 pub(crate) fn hidden_everywhere(value: &Value, root: &str) -> Vec<Hidden> {
-    portcullis_sdk::argument_texts(value)
+    portcullis_sdk::json_texts(value, root)
         .iter()
-        .flat_map(|text| hidden_in(&text.field.replacen("/arguments", root, 1), text.text))
+        .flat_map(|text| hidden_in(&text.field, text.text))
         .collect()
 }
 

@@ -80,10 +80,6 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
-}
-
 /// Checks `value` against `schema`, collecting (rule, message) at
 /// `pointer`.
 fn check(value: &Value, schema: &Value, pointer: &str, out: &mut Vec<(&'static str, String)>) {
@@ -134,7 +130,7 @@ fn check(value: &Value, schema: &Value, pointer: &str, out: &mut Vec<(&'static s
                     None | Some(Value::Bool(false))
                 );
             for (key, member) in members {
-                let field = format!("{pointer}/{}", escape(key));
+                let field = format!("{pointer}/{}", portcullis_sdk::escape_pointer_segment(key));
                 match properties.and_then(|properties| properties.get(key)) {
                     Some(property) => check(member, property, &field, out),
                     None if properties.is_some() && !open => out.push((

@@ -36,7 +36,7 @@ use std::borrow::Cow;
 
 use portcullis_sdk::{
     ArgumentText, Context, EventKind, Finding, Metadata, Outcome, Policy, SettingError, ToolCall,
-    ToolResult, Verdict, argument_texts, export_policy, labels,
+    ToolResult, Verdict, argument_texts, export_policy, json_texts, labels, percent_decode,
 };
 
 use settings::SecretsSettings;
@@ -100,7 +100,7 @@ impl Policy for Secrets {
 
     fn check_result(_ctx: &Context, result: &ToolResult, _findings: &[Finding]) -> Outcome {
         let response = result.response_json();
-        let secret_in_result = argument_texts(&response)
+        let secret_in_result = json_texts(&response, "/response")
             .iter()
             .any(|text| !secrets_of(text).is_empty());
         if secret_in_result {
@@ -143,34 +143,6 @@ fn label_secret_seen() {
     // The host caps labels per session; a full session keeps the labels it
     // has, and this policy's verdict does not depend on the label.
     let _ = labels::add(labels::SECRET_SEEN);
-}
-
-/// `text` with `%XX` escapes decoded, or `text` itself if there are none
-/// (or they do not decode to UTF-8).
-fn percent_decode(text: &str) -> Cow<'_, str> {
-    if !text.contains('%') {
-        return Cow::Borrowed(text);
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let hex = |byte: u8| (byte as char).to_digit(16);
-        match (bytes[index], bytes.get(index + 1), bytes.get(index + 2)) {
-            (b'%', Some(&high), Some(&low)) if hex(high).is_some() && hex(low).is_some() => {
-                out.push((hex(high).unwrap_or(0) * 16 + hex(low).unwrap_or(0)) as u8);
-                index += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                index += 1;
-            }
-        }
-    }
-    match String::from_utf8(out) {
-        Ok(decoded) if decoded != text => Cow::Owned(decoded),
-        _ => Cow::Borrowed(text),
-    }
 }
 
 #[cfg(test)]
@@ -269,11 +241,5 @@ mod tests {
             "{}",
             error.message
         );
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("a%3Db%zz"), "a=b%zz");
-        assert!(matches!(percent_decode("plain"), Cow::Borrowed("plain")));
     }
 }

@@ -15,11 +15,11 @@ pub(crate) struct Access {
     pub(crate) message: String,
 }
 
-/// The upper-cased words of a SQL text, identifiers split at `.`.
-fn sql_words(sql: &str) -> Vec<String> {
+/// The identifiers and keywords of a SQL text as written, split at
+/// punctuation (so `public.users` is two).
+fn sql_identifiers(sql: &str) -> Vec<&str> {
     sql.split(|c: char| !(c.is_alphanumeric() || c == '_'))
         .filter(|word| !word.is_empty())
-        .map(str::to_ascii_uppercase)
         .collect()
 }
 
@@ -71,7 +71,11 @@ fn names_secret(identifier: &str) -> bool {
 
 /// Judges one SQL argument.
 pub(crate) fn judge_sql(field: &str, sql: &str) -> Vec<Access> {
-    let words = sql_words(sql);
+    let identifiers = sql_identifiers(sql);
+    let words: Vec<String> = identifiers
+        .iter()
+        .map(|word| word.to_ascii_uppercase())
+        .collect();
     let mut found = Vec::new();
     let downgrade = contains_sequence(&words, &["DISABLE", "ROW", "LEVEL", "SECURITY"])
         || contains_sequence(&words, &["NO", "FORCE", "ROW", "LEVEL", "SECURITY"])
@@ -105,10 +109,6 @@ pub(crate) fn judge_sql(field: &str, sql: &str) -> Vec<Access> {
         });
     }
     let reads = words.first().is_some_and(|w| w == "SELECT" || w == "WITH");
-    let identifiers: Vec<&str> = sql
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|identifier| !identifier.is_empty())
-        .collect();
     let secret = identifiers
         .iter()
         .find(|identifier| names_secret(identifier));
@@ -208,7 +208,7 @@ fn walk(field: &str, value: &Value, key: Option<&str>, found: &mut Vec<Access>) 
             Some(name.as_str())
         };
         walk(
-            &format!("{field}/{}", name.replace('~', "~0").replace('/', "~1")),
+            &format!("{field}/{}", portcullis_sdk::escape_pointer_segment(name)),
             member,
             next_key,
             found,

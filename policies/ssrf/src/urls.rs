@@ -186,7 +186,7 @@ fn read_url(text: &str, depth: u8, out: &mut Vec<Target>) {
         nested.push(' ');
         nested.push_str(fragment);
     }
-    let decoded = percent_decode(&nested);
+    let decoded = percent_decode_twice(&nested);
     for candidate in url_candidates(&decoded) {
         read_url(candidate, depth + 1, out);
     }
@@ -227,7 +227,7 @@ fn target_of(url: &Url, text: &str, depth: u8) -> Option<Target> {
         }
         None => (None, None, None),
     };
-    let username = percent_decode(url.username());
+    let username = percent_decode_twice(url.username());
     Some(Target {
         text: text.to_owned(),
         scheme: Some(url.scheme().to_ascii_lowercase()),
@@ -241,32 +241,13 @@ fn target_of(url: &Url, text: &str, depth: u8) -> Option<Target> {
 
 /// `text` with `%XX` escapes decoded, twice over (double encoding is a
 /// classic way past a check that decodes once).
-fn percent_decode(text: &str) -> String {
-    let once = decode_once(text);
+fn percent_decode_twice(text: &str) -> String {
+    let once = portcullis_sdk::percent_decode(text);
     if once.contains('%') {
-        decode_once(&once)
+        portcullis_sdk::percent_decode(&once).into_owned()
     } else {
-        once
+        once.into_owned()
     }
-}
-
-fn decode_once(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%'
-            && let Some(hex) = text.get(index + 1..index + 3)
-            && let Ok(byte) = u8::from_str_radix(hex, 16)
-        {
-            out.push(byte);
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -34,14 +34,16 @@ use rules::Planted;
 /// The policy.
 pub struct PlantedInstructions;
 
-/// Every planted instruction in `text`.
+/// Every planted instruction in `text`, which is split into words and
+/// sentences once for all the rules.
 fn planted_in(text: &str) -> Vec<Planted> {
+    let reading = text::Reading::new(text);
     let mut found = Vec::new();
-    rules::authority_markers(text, &mut found);
-    rules::context_overrides(text, &mut found);
-    rules::addressed_to_agent(text, &mut found);
-    rules::planted_tasks(text, &mut found);
-    rules::send_instructions(text, &mut found);
+    rules::authority_markers(&reading, &mut found);
+    rules::context_overrides(&reading, &mut found);
+    rules::addressed_to_agent(&reading, &mut found);
+    rules::planted_tasks(&reading, &mut found);
+    rules::send_instructions(&reading, &mut found);
     found
 }
 

@@ -3,7 +3,7 @@
 
 use portcullis_sdk::Verdict;
 
-use crate::text::{Word, close_to, sentences, words};
+use crate::text::{Reading, Word, close_to};
 
 /// One planted instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,8 @@ const HEADING_SAFE: &[&str] = &[
 
 /// `<NAME …>`, `</NAME>`, `[NAME]`, `[NAME: …`, `(NAME)` after `#`, and
 /// `<|…|>` chat-template tokens, where NAME's words claim authority.
-pub(crate) fn authority_markers(text: &str, found: &mut Vec<Planted>) {
+pub(crate) fn authority_markers(reading: &Reading<'_>, found: &mut Vec<Planted>) {
+    let text = reading.text;
     let bytes = text.as_bytes();
     for (at, &byte) in bytes.iter().enumerate() {
         let (close, heading) = match byte {
@@ -237,8 +238,8 @@ const DIRECTIVES: &[&str] = &[
 /// and a word for directives, in a short window, misspellings included.
 /// "You can ignore this message" has no directive and does not count;
 /// "never ignore previous instructions" is negated.
-pub(crate) fn context_overrides(text: &str, found: &mut Vec<Planted>) {
-    let words = words(text);
+pub(crate) fn context_overrides(reading: &Reading<'_>, found: &mut Vec<Planted>) {
+    let words = &reading.words;
     for (index, verb) in words.iter().enumerate() {
         if !OVERRIDE_VERBS.iter().any(|v| close_to(&verb.text, v)) {
             continue;
@@ -307,8 +308,8 @@ fn is_agent_name(word: &Word) -> bool {
 /// "dear assistant", "if you are an AI", "before you finish the job
 /// the user gave you", "your original task". Mail and web pages are written
 /// for people; they do not mention the reader's task or call it an AI.
-pub(crate) fn addressed_to_agent(text: &str, found: &mut Vec<Planted>) {
-    let words = words(text);
+pub(crate) fn addressed_to_agent(reading: &Reading<'_>, found: &mut Vec<Planted>) {
+    let words = &reading.words;
     let at = |i: usize| words.get(i).map_or("", |w| w.text.as_str());
     for index in 0..words.len() {
         let hit = match at(index) {
@@ -466,10 +467,10 @@ fn names_destination(sentence: &str) -> bool {
 /// to-do list of a person's own (`TODO: review the draft`) names no
 /// destination; this is escalated, not denied, since a person's note can
 /// look the same.
-pub(crate) fn planted_tasks(text: &str, found: &mut Vec<Planted>) {
-    for (start, end) in sentences(text) {
-        let sentence = &text[start..end];
-        let words = words(sentence);
+pub(crate) fn planted_tasks(reading: &Reading<'_>, found: &mut Vec<Planted>) {
+    let text = reading.text;
+    for sentence in reading.sentences() {
+        let (end, words) = (sentence.end, sentence.words);
         for label in TASK_LABELS {
             let Some(first) = words.iter().position(|w| w.text == label[0]) else {
                 continue;
@@ -481,7 +482,7 @@ pub(crate) fn planted_tasks(text: &str, found: &mut Vec<Planted>) {
             // The label is followed by a colon in the text.
             let colon = words
                 .get(label_end - 1)
-                .is_some_and(|w| sentence[w.end..].trim_start().starts_with(':'));
+                .is_some_and(|w| text[w.end..end].trim_start().starts_with(':'));
             if !matches_label || !colon {
                 continue;
             }
@@ -492,12 +493,12 @@ pub(crate) fn planted_tasks(text: &str, found: &mut Vec<Planted>) {
             let acts = words
                 .get(verb)
                 .is_some_and(|w| ACTION_VERBS.contains(&w.text.as_str()));
-            if acts && names_destination(&sentence[words[verb].start..]) {
+            if acts && names_destination(&text[words[verb].start..end]) {
                 found.push(Planted {
                     rule: "planted-task",
                     verdict: Verdict::Escalate,
                     why: "plants a task that sends something out",
-                    start: start + words[first].start,
+                    start: words[first].start,
                     end,
                 });
                 break;
@@ -539,7 +540,7 @@ const PRIVATE_OBJECTS: &[&str] = &[
 /// A sentence that opens with a sending verb, names something private and
 /// a destination: "Send the security code … to attacker@…", "Forward all
 /// messages to www.…". Escalated: people ask each other to send things.
-pub(crate) fn send_instructions(text: &str, found: &mut Vec<Planted>) {
+pub(crate) fn send_instructions(reading: &Reading<'_>, found: &mut Vec<Planted>) {
     const SENDING: &[&str] = &[
         "send",
         "email",
@@ -550,12 +551,12 @@ pub(crate) fn send_instructions(text: &str, found: &mut Vec<Planted>) {
         "transfer",
         "concatenate",
     ];
-    for (start, end) in sentences(text) {
-        let sentence = &text[start..end];
-        let words = words(sentence);
+    let text = reading.text;
+    for sentence in reading.sentences() {
+        let (start, end, words) = (sentence.start, sentence.end, sentence.words);
         // The verb opens the sentence or follows a speaker's `name:`, with
         // an optional "please".
-        let opens = |i: usize| i == 0 || sentence[words[i - 1].end..words[i].start].contains(':');
+        let opens = |i: usize| i == 0 || text[words[i - 1].end..words[i].start].contains(':');
         let verb = (0..words.len().min(4)).filter(|&i| opens(i)).find_map(|i| {
             let i = i + usize::from(words[i].text == "please");
             words
@@ -569,12 +570,12 @@ pub(crate) fn send_instructions(text: &str, found: &mut Vec<Planted>) {
             .skip(verb + 1)
             .take(12)
             .any(|w| PRIVATE_OBJECTS.contains(&w.text.as_str()));
-        if private && names_destination(sentence) {
+        if private && names_destination(&text[start..end]) {
             found.push(Planted {
                 rule: "send-instruction",
                 verdict: Verdict::Escalate,
                 why: "instructs sending private data out",
-                start: start + words[verb].start,
+                start: words[verb].start,
                 end,
             });
         }
@@ -585,9 +586,9 @@ pub(crate) fn send_instructions(text: &str, found: &mut Vec<Planted>) {
 mod tests {
     use super::*;
 
-    fn rules_of(check: fn(&str, &mut Vec<Planted>), text: &str) -> Vec<&'static str> {
+    fn rules_of(check: fn(&Reading<'_>, &mut Vec<Planted>), text: &str) -> Vec<&'static str> {
         let mut found = Vec::new();
-        check(text, &mut found);
+        check(&Reading::new(text), &mut found);
         found.iter().map(|p| p.rule).collect()
     }
 

@@ -79,6 +79,54 @@ pub(crate) fn sentences(text: &str) -> Vec<(usize, usize)> {
     sentences
 }
 
+/// A text read once for every rule: its words, and its sentences as runs
+/// of those words. Words never cross a sentence boundary (they are runs of
+/// alphanumerics and boundaries are punctuation or line breaks), so each
+/// sentence's words are a slice of the text's.
+pub(crate) struct Reading<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) words: Vec<Word>,
+    sentences: Vec<(usize, usize, std::ops::Range<usize>)>,
+}
+
+/// One sentence of a [`Reading`]: its byte range in the text and its words,
+/// whose offsets are in the text too.
+pub(crate) struct Sentence<'r> {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+    pub(crate) words: &'r [Word],
+}
+
+impl<'a> Reading<'a> {
+    pub(crate) fn new(text: &'a str) -> Reading<'a> {
+        let words = words(text);
+        let mut next = 0;
+        let sentences = sentences(text)
+            .into_iter()
+            .map(|(start, end)| {
+                let first = next;
+                while next < words.len() && words[next].end <= end {
+                    next += 1;
+                }
+                (start, end, first..next)
+            })
+            .collect();
+        Reading {
+            text,
+            words,
+            sentences,
+        }
+    }
+
+    pub(crate) fn sentences(&self) -> impl Iterator<Item = Sentence<'_>> {
+        self.sentences.iter().map(|(start, end, range)| Sentence {
+            start: *start,
+            end: *end,
+            words: &self.words[range.clone()],
+        })
+    }
+}
+
 /// Edit distance with transpositions (optimal string alignment), for
 /// misspelt keywords: `iunstructions` and `ignroe` are one edit away.
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
@@ -151,6 +199,18 @@ mod tests {
                 "Then go",
                 "New paragraph"
             ]
+        );
+    }
+
+    #[test]
+    fn a_reading_splits_its_words_by_sentence() {
+        let reading = Reading::new("One two. Three\n\nfour five");
+        let counts: Vec<usize> = reading.sentences().map(|s| s.words.len()).collect();
+        assert_eq!(counts, [2, 1, 2]);
+        let last = reading.sentences().last().unwrap();
+        assert_eq!(
+            &reading.text[last.words[0].start..last.words[0].end],
+            "four"
         );
     }
 

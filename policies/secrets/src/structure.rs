@@ -49,10 +49,13 @@ pub(crate) fn secrets_in(text: &str) -> Vec<Secret> {
     private_keys(text, &mut found);
     json_web_tokens(text, &mut found);
     url_passwords(text, &mut found);
-    command_line_credentials(text, &mut found);
-    authorization_headers(text, &mut found);
+    // The whitespace-separated words, split once for the three rules that
+    // read them.
+    let words: Vec<(usize, &str)> = words_with_offsets(text).collect();
+    command_line_credentials(&words, &mut found);
+    authorization_headers(&words, &mut found);
     keyed_values(text, &mut found);
-    random_tokens(text, &mut found);
+    random_tokens(&words, &mut found);
     // Specific findings first, then suspicions that no specific finding
     // and no public PEM block (a certificate, a public key) explains.
     let public_blocks = public_pem_blocks(text);
@@ -255,7 +258,7 @@ fn unquote(word: &str) -> &str {
 /// `curl -u user:password`, `--user user:password`, and options that take a
 /// credential (`--password`, `--token`, `--api-key`…) followed by a
 /// generated value.
-fn command_line_credentials(text: &str, found: &mut Vec<Secret>) {
+fn command_line_credentials(words: &[(usize, &str)], found: &mut Vec<Secret>) {
     const BASIC: &[&str] = &["-u", "--user", "--proxy-user"];
     const SECRET_OPTIONS: &[&str] = &[
         "--password",
@@ -268,7 +271,6 @@ fn command_line_credentials(text: &str, found: &mut Vec<Secret>) {
         "--auth-token",
         "--access-token",
     ];
-    let words: Vec<(usize, &str)> = words_with_offsets(text).collect();
     for (index, &(start, word)) in words.iter().enumerate() {
         let (option, offset, raw) = match word.split_once('=') {
             Some((option, value)) => (option, start + option.len() + 1, value),
@@ -305,8 +307,7 @@ fn command_line_credentials(text: &str, found: &mut Vec<Secret>) {
 
 /// `Bearer <token>` with a generated token, and `Basic <base64>` that
 /// decodes to `user:password`.
-fn authorization_headers(text: &str, found: &mut Vec<Secret>) {
-    let words: Vec<(usize, &str)> = words_with_offsets(text).collect();
+fn authorization_headers(words: &[(usize, &str)], found: &mut Vec<Secret>) {
     for pair in words.windows(2) {
         let [(_, scheme), (offset, raw)] = pair else {
             continue;
@@ -477,8 +478,8 @@ const PUBLIC_PREFIXES: &[&str] = &["pk_live_", "pk_test_"];
 /// Free-standing tokens random enough to be keys (`is_random_token`),
 /// outside URLs: a URL's path is full of random identifiers (document ids,
 /// content hashes) that grant nothing.
-fn random_tokens(text: &str, found: &mut Vec<Secret>) {
-    for (offset, word) in words_with_offsets(text) {
+fn random_tokens(words: &[(usize, &str)], found: &mut Vec<Secret>) {
+    for &(offset, word) in words {
         if word.contains("://") {
             continue;
         }

@@ -67,11 +67,7 @@ impl Tally {
     }
 
     fn rate(&self) -> f64 {
-        if self.cases == 0 {
-            0.0
-        } else {
-            100.0 * self.flagged as f64 / self.cases as f64
-        }
+        percentage(self.flagged, self.cases)
     }
 }
 

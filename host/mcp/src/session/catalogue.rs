@@ -1,0 +1,165 @@
+//! The session's tool catalogue: each listed tool is checked, denied tools
+//! are withheld, approved ones are pinned by digest, and a changed
+//! definition is a rug pull.
+
+use serde_json::{Value, json};
+
+use super::wire::{explain, to_line};
+use super::{Outbound, ProxyRequest, Session};
+use crate::framing::{Message, RequestId};
+use portcullis::{Event, Reason, ToolDefinition, Verdict};
+
+/// An approved tool.
+#[derive(Debug)]
+pub(super) struct CatalogueEntry {
+    pub(super) definition: ToolDefinition,
+    /// The reasons, when the tool was listed with an escalate verdict: every
+    /// call to it needs a human.
+    pub(super) escalation: Vec<Reason>,
+}
+
+impl Session {
+    pub(super) fn on_list(&mut self, id: &RequestId, message: Message) -> Vec<Outbound> {
+        let Some(tools) = message
+            .value
+            .pointer("/result/tools")
+            .and_then(Value::as_array)
+        else {
+            return vec![Outbound::Client(message.raw)];
+        };
+        let keep = self.check_tools(tools);
+        if keep.iter().all(|&keep| keep) {
+            return vec![Outbound::Client(message.raw)];
+        }
+        let kept: Vec<Value> = tools
+            .iter()
+            .zip(&keep)
+            .filter(|(_, keep)| **keep)
+            .map(|(tool, _)| tool.clone())
+            .collect();
+        let mut value = message.value;
+        value["result"]["tools"] = Value::Array(kept);
+        tracing::info!(%id, removed = keep.iter().filter(|keep| !**keep).count(), "tools removed from a listing");
+        vec![Outbound::Client(to_line(&value))]
+    }
+
+    /// Lists the server's tools on the proxy's own account (after
+    /// `notifications/tools/list_changed`), from `cursor` on.
+    pub(super) fn refresh_tools(
+        &mut self,
+        notification: Vec<u8>,
+        cursor: Option<&str>,
+    ) -> Vec<Outbound> {
+        let request_id = self.next_proxy_id();
+        let params = match cursor {
+            Some(cursor) => json!({ "cursor": cursor }),
+            None => json!({}),
+        };
+        let request = json!({
+            "jsonrpc": "2.0",
+            "id": request_id.to_value(),
+            "method": "tools/list",
+            "params": params,
+        });
+        self.proxy_requests
+            .insert(request_id, ProxyRequest::Refresh { notification });
+        vec![Outbound::Server(to_line(&request))]
+    }
+
+    pub(super) fn on_refresh(&mut self, notification: Vec<u8>, answer: &Message) -> Vec<Outbound> {
+        let Some(tools) = answer
+            .value
+            .pointer("/result/tools")
+            .and_then(Value::as_array)
+        else {
+            tracing::warn!("the server did not list its tools after announcing a change");
+            return vec![Outbound::Client(notification)];
+        };
+        self.check_tools(tools);
+        match answer
+            .value
+            .pointer("/result/nextCursor")
+            .and_then(Value::as_str)
+        {
+            Some(cursor) => self.refresh_tools(notification, Some(cursor)),
+            None => vec![Outbound::Client(notification)],
+        }
+    }
+
+    /// Checks each listed tool; returns which ones the client may see.
+    fn check_tools(&mut self, tools: &[Value]) -> Vec<bool> {
+        tools.iter().map(|tool| self.check_tool(tool)).collect()
+    }
+
+    fn check_tool(&mut self, tool: &Value) -> bool {
+        let definition = match ToolDefinition::from_mcp(tool) {
+            Ok(definition) => definition,
+            Err(error) => {
+                let name = tool
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let decision = self.host_decision(
+                    Verdict::Deny,
+                    "malformed-tool",
+                    format!("the tool definition is malformed: {error}"),
+                );
+                let event = Event::Tool(ToolDefinition {
+                    name: name.clone(),
+                    description: String::new(),
+                    input_schema: Value::Null,
+                    annotations: Value::Null,
+                });
+                self.record(&event, &decision, None);
+                self.catalogue.remove(&name);
+                self.withheld.insert(name, explain(&decision.reasons));
+                return false;
+            }
+        };
+        let digest = definition.digest();
+        let name = definition.name.clone();
+        let event = Event::Tool(definition);
+        // A changed definition is checked again like a new one: what it
+        // adds decides. Anything the policies find in it denies it; a
+        // harmless change still asks the human, since it was not what they
+        // approved. The pin stays on the approved digest.
+        let mut decision = self.decider.decide(&self.context, &event, &self.state);
+        if let Some(pinned) = self.pins.get(&name).filter(|pinned| **pinned != digest) {
+            let changed = self.host_decision(
+                Verdict::Escalate,
+                "rug-pull",
+                format!(
+                    "the definition changed after it was approved in this session (pinned {}, now {})",
+                    &pinned[..12.min(pinned.len())],
+                    &digest[..12.min(digest.len())]
+                ),
+            );
+            decision.verdict = decision.verdict.max(Verdict::Escalate);
+            decision.reasons.splice(0..0, changed.reasons);
+        }
+        self.record(&event, &decision, None);
+        let Event::Tool(definition) = event else {
+            unreachable!("the event was built as a tool")
+        };
+        if decision.verdict == Verdict::Deny {
+            self.catalogue.remove(&name);
+            self.withheld.insert(name, explain(&decision.reasons));
+            return false;
+        }
+        self.pins.entry(name.clone()).or_insert(digest);
+        self.withheld.remove(&name);
+        let escalation = match decision.verdict {
+            Verdict::Escalate => decision.reasons,
+            _ => Vec::new(),
+        };
+        self.catalogue.insert(
+            name,
+            CatalogueEntry {
+                definition,
+                escalation,
+            },
+        );
+        true
+    }
+}

@@ -1,0 +1,530 @@
+//! The state of one proxied MCP connection and what the proxy does with each
+//! message, free of I/O: a message in, the messages to send out.
+//!
+//! Enforcement, by message:
+//! - `initialize` (client): remembers whether the client can answer
+//!   `elicitation/create`, and the client's name for the policies' context.
+//! - `tools/list` result (server): each tool is checked; denied tools are
+//!   removed from the list; escalated tools stay listed and every call to
+//!   them is escalated. The digest of each approved tool is pinned at its
+//!   first listing: a later listing with another digest is a rug pull and is
+//!   denied whatever the policies say.
+//! - `tools/call` (client): deny answers with a tool error carrying the
+//!   reasons; escalate asks the human through `elicitation/create` when the
+//!   client can be asked, else answers with a tool error carrying an
+//!   approval id.
+//! - a `tools/call` result (server): deny replaces it with a tool error;
+//!   escalate holds it and asks the human like a call (or withholds it with an
+//!   approval id).
+//! - `notifications/tools/list_changed` (server): the proxy lists the tools
+//!   itself (rug-pull check), then passes the notification on.
+//!
+//! Everything else passes byte for byte.
+
+mod approval;
+mod catalogue;
+mod wire;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::framing::{
+    Frame, INVALID_PARAMS, INVALID_REQUEST, Message, MessageKind, RequestId, error_response,
+};
+use approval::Held;
+use catalogue::CatalogueEntry;
+pub use wire::explain;
+use wire::{to_line, tool_error};
+
+use portcullis::Decider;
+use portcullis::audit::{AuditEntry, AuditLog};
+use portcullis::{
+    Client, Context, Decision, Event, Reason, SessionState, ToolCall, ToolResult, Verdict,
+};
+
+/// The requests whose contents the proxy inspects.
+const INSPECTED_REQUESTS: [&str; 3] = ["tools/call", "tools/list", "initialize"];
+
+/// The inspected request that `method` imitates without being it: the same
+/// name once case, compatibility forms, invisible characters, white space
+/// and slash look-alikes are folded away (`Tools/Call`, `tools/call `,
+/// `tools\u{2215}call`). Strict servers reject such names, but a lenient one
+/// may run them, and then a call would run that no policy saw.
+fn disguised(method: &str) -> Option<&'static str> {
+    let folded: String = portcullis_text::normalize::normalize(method)
+        .text
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match c {
+            '\u{2215}' | '\u{2044}' | '\u{29F8}' | '\u{FF0F}' | '\\' => '/',
+            c => c,
+        })
+        .collect();
+    INSPECTED_REQUESTS
+        .into_iter()
+        .find(|inspected| *inspected == folded && *inspected != method)
+}
+
+/// The JSON-RPC error code the proxy answers pending requests with when the
+/// server is gone.
+pub const SERVER_EXITED: i64 = -32603;
+
+/// The policy name of decisions the proxy makes itself (rug pulls, malformed
+/// tools, withheld tools, human approvals).
+pub const HOST_POLICY: &str = "portcullis";
+
+/// A message the proxy sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outbound {
+    /// A line for the client (the agent).
+    Client(Vec<u8>),
+    /// A line for the server.
+    Server(Vec<u8>),
+}
+
+/// A client request the server has not answered yet.
+#[derive(Debug)]
+enum Pending {
+    /// `tools/list`: its tools are checked.
+    ListTools,
+    /// `tools/call`: its result is checked.
+    CallTool(ToolCall),
+    /// Anything else: only answered with an error if the server dies.
+    Other,
+}
+
+/// A request the proxy itself sent.
+#[derive(Debug)]
+enum ProxyRequest {
+    /// `tools/list` to the server after `notifications/tools/list_changed`;
+    /// the notification goes on to the client once the list is checked.
+    Refresh { notification: Vec<u8> },
+    /// `elicitation/create` to the client.
+    Approval {
+        approval_id: String,
+        held: Box<Held>,
+    },
+}
+
+/// Who the session is.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// The session id, unique per connection.
+    pub session_id: String,
+    /// The server's name, as the operator named it.
+    pub server_name: String,
+}
+
+impl SessionOptions {
+    /// Options for a new session with a fresh, unpredictable id.
+    pub fn new(server_name: String) -> SessionOptions {
+        SessionOptions {
+            session_id: fresh_session_id(),
+            server_name,
+        }
+    }
+}
+
+/// 128 bits from the standard library's randomly keyed hasher.
+fn fresh_session_id() -> String {
+    let time = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let half = || {
+        let mut hasher = RandomState::new().build_hasher();
+        hasher.write_u32(std::process::id());
+        hasher.write_u128(time.as_nanos());
+        hasher.finish()
+    };
+    format!("{:016x}{:016x}", half(), half())
+}
+
+/// One MCP connection between a client and a server.
+pub struct Session {
+    context: Context,
+    decider: Arc<dyn Decider>,
+    state: SessionState,
+    audit: Option<AuditLog>,
+    client_elicitation: bool,
+    pending: HashMap<RequestId, Pending>,
+    server_requests: HashSet<RequestId>,
+    proxy_requests: HashMap<RequestId, ProxyRequest>,
+    next_id: u64,
+    catalogue: HashMap<String, CatalogueEntry>,
+    pins: HashMap<String, String>,
+    withheld: HashMap<String, String>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("context", &self.context)
+            .field("client_elicitation", &self.client_elicitation)
+            .field("pending", &self.pending.len())
+            .field("catalogue", &self.catalogue.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session that asks `decider` about every event and records each
+    /// decision in `audit`.
+    pub fn new(
+        options: SessionOptions,
+        decider: Arc<dyn Decider>,
+        state: SessionState,
+        audit: Option<AuditLog>,
+    ) -> Session {
+        Session {
+            context: Context::new(options.session_id, options.server_name),
+            decider,
+            state,
+            audit,
+            client_elicitation: false,
+            pending: HashMap::new(),
+            server_requests: HashSet::new(),
+            proxy_requests: HashMap::new(),
+            next_id: 0,
+            catalogue: HashMap::new(),
+            pins: HashMap::new(),
+            withheld: HashMap::new(),
+        }
+    }
+
+    /// Handles one line from the client.
+    pub fn on_client_frame(&mut self, frame: Frame) -> Vec<Outbound> {
+        let message = match frame {
+            Frame::Message(message) => message,
+            Frame::Invalid(error) => {
+                tracing::warn!(%error, "invalid message from the client");
+                return vec![Outbound::Client(error.to_response())];
+            }
+        };
+        match message.kind.clone() {
+            MessageKind::Request { id, .. } if self.proxy_requests.contains_key(&id) => {
+                vec![Outbound::Client(error_response(
+                    &id.to_value(),
+                    INVALID_REQUEST,
+                    "Portcullis: this request id is reserved by the proxy",
+                ))]
+            }
+            MessageKind::Request { id, method } if disguised(&method).is_some() => {
+                tracing::warn!(%id, method, "a look-alike of an inspected method was refused");
+                vec![Outbound::Client(error_response(
+                    &id.to_value(),
+                    INVALID_REQUEST,
+                    &format!(
+                        "Portcullis: {method:?} is not {:?}; method names are exact, and a look-alike of a method the proxy inspects is refused",
+                        disguised(&method).unwrap_or_default()
+                    ),
+                ))]
+            }
+            MessageKind::Notification { method }
+                if INSPECTED_REQUESTS.contains(&method.as_str())
+                    || disguised(&method).is_some() =>
+            {
+                // A request sent without an id cannot be answered, and a
+                // lenient server might still run it: it goes nowhere.
+                tracing::warn!(method, "a request sent as a notification was dropped");
+                Vec::new()
+            }
+            MessageKind::Request { id, method } => match method.as_str() {
+                "tools/call" => self.on_call(id, message),
+                "tools/list" => {
+                    self.pending.insert(id, Pending::ListTools);
+                    vec![Outbound::Server(message.raw)]
+                }
+                "initialize" => {
+                    let params = message.params();
+                    self.client_elicitation = params
+                        .pointer("/capabilities/elicitation")
+                        .is_some_and(|capability| !capability.is_null());
+                    if let Some(name) = params.pointer("/clientInfo/name").and_then(Value::as_str) {
+                        let version = params
+                            .pointer("/clientInfo/version")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        self.context.client = Some(Client::new(name, version));
+                    }
+                    self.pending.insert(id, Pending::Other);
+                    vec![Outbound::Server(message.raw)]
+                }
+                _ => {
+                    self.pending.insert(id, Pending::Other);
+                    vec![Outbound::Server(message.raw)]
+                }
+            },
+            MessageKind::Notification { .. } => vec![Outbound::Server(message.raw)],
+            MessageKind::Response { id } => match self.proxy_requests.remove(&id) {
+                Some(ProxyRequest::Approval { approval_id, held }) => {
+                    self.on_approval(&approval_id, *held, &message)
+                }
+                Some(refresh @ ProxyRequest::Refresh { .. }) => {
+                    tracing::warn!(%id, "the client answered a request the proxy sent to the server");
+                    self.proxy_requests.insert(id, refresh);
+                    Vec::new()
+                }
+                None => {
+                    self.server_requests.remove(&id);
+                    vec![Outbound::Server(message.raw)]
+                }
+            },
+        }
+    }
+
+    /// Handles one line from the server.
+    pub fn on_server_frame(&mut self, frame: Frame) -> Vec<Outbound> {
+        let message = match frame {
+            Frame::Message(message) => message,
+            Frame::Invalid(error) => {
+                tracing::warn!(%error, "invalid message from the server dropped");
+                return Vec::new();
+            }
+        };
+        match message.kind.clone() {
+            MessageKind::Request { id, .. } if self.proxy_requests.contains_key(&id) => {
+                vec![Outbound::Server(error_response(
+                    &id.to_value(),
+                    INVALID_REQUEST,
+                    "Portcullis: this request id is reserved by the proxy",
+                ))]
+            }
+            MessageKind::Request { id, .. } => {
+                self.server_requests.insert(id);
+                vec![Outbound::Client(message.raw)]
+            }
+            MessageKind::Notification { method }
+                if method == "notifications/tools/list_changed" =>
+            {
+                self.refresh_tools(message.raw, None)
+            }
+            MessageKind::Notification { .. } => vec![Outbound::Client(message.raw)],
+            MessageKind::Response { id } => {
+                if let Some(ProxyRequest::Refresh { notification }) = self.proxy_requests.get(&id) {
+                    let notification = notification.clone();
+                    self.proxy_requests.remove(&id);
+                    return self.on_refresh(notification, &message);
+                }
+                match self.pending.remove(&id) {
+                    Some(Pending::ListTools) => self.on_list(&id, message),
+                    Some(Pending::CallTool(call)) => self.on_call_result(id, message, call),
+                    Some(Pending::Other) => vec![Outbound::Client(message.raw)],
+                    None => self.on_unmatched_response(&id),
+                }
+            }
+        }
+    }
+
+    /// A server response whose id is no pending request's. It is never
+    /// relayed: checks are keyed on the exact id, so a response under
+    /// another spelling of a pending id (`2.0` for `2`) would reach a client
+    /// that reads it as that request's answer, unchecked. That request is
+    /// answered with an error instead; a response that aliases nothing is
+    /// dropped.
+    fn on_unmatched_response(&mut self, id: &RequestId) -> Vec<Outbound> {
+        let alias = self
+            .pending
+            .keys()
+            .find(|pending| id.aliases(pending))
+            .cloned();
+        match alias {
+            Some(pending) => {
+                self.pending.remove(&pending);
+                tracing::warn!(%id, request = %pending, "the server answered a request under another spelling of its id; refused");
+                vec![Outbound::Client(error_response(
+                    &pending.to_value(),
+                    INVALID_REQUEST,
+                    &format!(
+                        "Portcullis: the server answered this request under the id {id} instead of {pending}; the answer was refused unchecked"
+                    ),
+                ))]
+            }
+            None => {
+                tracing::warn!(%id, "a server response to no pending request was dropped");
+                Vec::new()
+            }
+        }
+    }
+
+    /// The server is gone: every request it will never answer gets an error,
+    /// and the client is told why.
+    pub fn on_server_exit(&mut self, status: &str) -> Vec<Outbound> {
+        let text = format!("Portcullis: the MCP server exited ({status}) before answering");
+        let mut out: Vec<Outbound> = self
+            .pending
+            .drain()
+            .map(|(id, _)| id)
+            .chain(
+                self.proxy_requests
+                    .drain()
+                    .filter_map(|(_, request)| match request {
+                        ProxyRequest::Approval { held, .. } => match *held {
+                            Held::Call { id, .. } | Held::Result { id, .. } => Some(id),
+                        },
+                        ProxyRequest::Refresh { .. } => None,
+                    }),
+            )
+            .map(|id| Outbound::Client(error_response(&id.to_value(), SERVER_EXITED, &text)))
+            .collect();
+        out.push(Outbound::Client(to_line(&json!({
+            "jsonrpc": "2.0",
+            "method": "notifications/message",
+            "params": {
+                "level": "error",
+                "logger": "portcullis",
+                "data": format!("Portcullis: the MCP server exited ({status})"),
+            },
+        }))));
+        out
+    }
+
+    fn on_call(&mut self, id: RequestId, message: Message) -> Vec<Outbound> {
+        let params = message.params();
+        let Some(name) = params.get("name").and_then(Value::as_str) else {
+            return vec![Outbound::Client(error_response(
+                &id.to_value(),
+                INVALID_PARAMS,
+                "Portcullis: tools/call needs `params.name`, a string",
+            ))];
+        };
+        let arguments = params
+            .get("arguments")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if !arguments.is_object() {
+            return vec![Outbound::Client(error_response(
+                &id.to_value(),
+                INVALID_PARAMS,
+                "Portcullis: `params.arguments` of tools/call must be an object",
+            ))];
+        }
+        let entry = self.catalogue.get(name);
+        let call = ToolCall {
+            name: name.to_owned(),
+            arguments,
+            tool: entry.map(|entry| entry.definition.clone()),
+        };
+        let escalation = entry
+            .map(|entry| entry.escalation.clone())
+            .unwrap_or_default();
+        let event = Event::Call(call);
+        let mut decision = match self.withheld.get(name) {
+            Some(why) => self.host_decision(
+                Verdict::Deny,
+                "withheld-tool",
+                format!("the tool was withheld from the listing: {why}"),
+            ),
+            None => self.decider.decide(&self.context, &event, &self.state),
+        };
+        if !escalation.is_empty() && decision.verdict < Verdict::Escalate {
+            decision.verdict = Verdict::Escalate;
+            decision.reasons.extend(escalation);
+        }
+        let approval_id = self.approval_id_for(&decision);
+        self.record(&event, &decision, approval_id.as_deref());
+        let Event::Call(call) = event else {
+            unreachable!("the event was built as a call")
+        };
+        match decision.verdict {
+            Verdict::Allow => {
+                self.pending.insert(id, Pending::CallTool(call));
+                vec![Outbound::Server(message.raw)]
+            }
+            Verdict::Deny => vec![Outbound::Client(tool_error(
+                &id,
+                &format!(
+                    "Portcullis denied the call to `{}`: {}",
+                    call.name,
+                    explain(&decision.reasons)
+                ),
+            ))],
+            Verdict::Escalate => self.escalate(
+                approval_id.expect("an escalation has an approval id"),
+                Held::Call {
+                    id,
+                    raw: message.raw,
+                    call,
+                },
+                &decision,
+            ),
+        }
+    }
+
+    fn on_call_result(&mut self, id: RequestId, message: Message, call: ToolCall) -> Vec<Outbound> {
+        let Some(response) = message.value.get("result") else {
+            return vec![Outbound::Client(message.raw)];
+        };
+        let event = Event::Result(ToolResult {
+            call,
+            response: response.clone(),
+        });
+        let decision = self.decider.decide(&self.context, &event, &self.state);
+        let approval_id = self.approval_id_for(&decision);
+        self.record(&event, &decision, approval_id.as_deref());
+        let Event::Result(ToolResult { call, .. }) = event else {
+            unreachable!("the event was built as a result")
+        };
+        match decision.verdict {
+            Verdict::Allow => vec![Outbound::Client(message.raw)],
+            Verdict::Deny => vec![Outbound::Client(tool_error(
+                &id,
+                &format!(
+                    "Portcullis withheld the result of `{}`: {}",
+                    call.name,
+                    explain(&decision.reasons)
+                ),
+            ))],
+            Verdict::Escalate => self.escalate(
+                approval_id.expect("an escalation has an approval id"),
+                Held::Result {
+                    id,
+                    raw: message.raw,
+                    call,
+                },
+                &decision,
+            ),
+        }
+    }
+
+    fn record(&mut self, event: &Event, decision: &Decision, approval_id: Option<&str>) {
+        tracing::debug!(verdict = ?decision.verdict, "decision");
+        let Some(audit) = &mut self.audit else {
+            return;
+        };
+        let mut entry = AuditEntry::for_event(&self.context, event, decision);
+        entry.approval_id = approval_id;
+        if let Err(error) = audit.append(&entry) {
+            tracing::error!(%error, "could not write the audit log");
+        }
+    }
+
+    fn host_decision(&self, verdict: Verdict, rule: &str, message: String) -> Decision {
+        Decision::new(
+            verdict,
+            Reason::new(HOST_POLICY, rule, message),
+            self.decider.generation(),
+        )
+    }
+
+    /// An id for a request the proxy sends, distinct from every id the
+    /// client or the server has outstanding (and a peer that later reuses it
+    /// is refused), so that answers can never be mixed up.
+    fn next_proxy_id(&mut self) -> RequestId {
+        loop {
+            self.next_id += 1;
+            let id = RequestId::from_text(&format!(
+                "portcullis-{}-{}",
+                self.context.session, self.next_id
+            ));
+            if !self.pending.contains_key(&id) && !self.server_requests.contains(&id) {
+                return id;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -146,13 +146,30 @@ pub struct ToolDefinition {
     /// The tool's `annotations` (MCP hints such as `destructiveHint`); an
     /// empty object when the server sends none.
     pub annotations: Value,
+    /// Every other member of the tool object (`title`, `outputSchema`,
+    /// `icons`, `_meta`…). Policies receive the four fields above; these
+    /// are scanned by the prefilter and count in the digest, so a change
+    /// to any of them is a changed definition.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
 impl ToolDefinition {
+    /// A definition with only a name and a description.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> ToolDefinition {
+        ToolDefinition {
+            name: name.into(),
+            description: description.into(),
+            input_schema: Value::Object(Map::new()),
+            annotations: Value::Object(Map::new()),
+            other: Map::new(),
+        }
+    }
+
     /// The SHA-256 of the definition, as lowercase hex.
     ///
-    /// It is taken over a canonical JSON text of the four fields (object
-    /// keys sorted, no insignificant whitespace), so the same definition has
+    /// It is taken over a canonical JSON text of the whole tool object
+    /// (object keys sorted, no insignificant whitespace), so the same definition has
     /// the same digest whatever order a server writes its keys in; a policy
     /// can pin it to notice a tool that changes under the agent's feet.
     pub fn digest(&self) -> String {
@@ -166,13 +183,15 @@ impl ToolDefinition {
             description: &self.description,
             input_schema: &self.input_schema,
             annotations: &self.annotations,
+            other: &self.other,
         }
     }
 
     /// Reads one entry of an MCP `tools/list` result.
     ///
     /// `name` is required; a missing `description` is empty, a missing
-    /// `inputSchema` or `annotations` is an empty object.
+    /// `inputSchema` or `annotations` is an empty object, and every other
+    /// member is kept in [`other`](Self::other).
     ///
     /// # Errors
     /// When `value` is not an object, has no string `name`, or a field has
@@ -194,6 +213,16 @@ impl ToolDefinition {
             description,
             input_schema: object_field(object, "inputSchema")?,
             annotations: object_field(object, "annotations")?,
+            other: object
+                .iter()
+                .filter(|(key, _)| {
+                    !matches!(
+                        key.as_str(),
+                        "name" | "description" | "inputSchema" | "annotations"
+                    )
+                })
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
         })
     }
 }

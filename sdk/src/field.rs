@@ -71,9 +71,22 @@ pub fn words(identifier: &str) -> Vec<String> {
 }
 
 /// The string at `pointer` below `document`, if there is one.
+/// The string `pointer` names in `document`: a value, or a key when the
+/// pointer ends in [`KEY_SUFFIX`].
 fn string_at(document: &Value, pointer: &str) -> Option<String> {
+    if let Some(member) = pointer.strip_suffix(KEY_SUFFIX) {
+        document.pointer(member)?;
+        let token = &member[member.rfind('/')? + 1..];
+        return Some(token.replace("~1", "/").replace("~0", "~"));
+    }
     document.pointer(pointer)?.as_str().map(str::to_owned)
 }
+
+/// What follows a member's JSON pointer in a field that names the member's
+/// key rather than its value (`/arguments/to~key`). The host scans keys as
+/// it scans values, since the model reads both; a pointer's `~` is always
+/// followed by `0` or `1`, so such a field never names a value.
+pub const KEY_SUFFIX: &str = "~key";
 
 impl Tool {
     /// The original (not normalised) text of one of the tool's fields, as
@@ -142,13 +155,14 @@ pub struct ArgumentText<'a> {
     pub text: &'a str,
 }
 
-/// Every string in `arguments` (a call's parsed arguments), depth first, for
+/// Every string and key in `arguments` (a call's parsed arguments), depth first, for
 /// policies that judge values themselves rather than through findings.
 pub fn argument_texts(arguments: &Value) -> Vec<ArgumentText<'_>> {
     json_texts(arguments, "/arguments")
 }
 
-/// Every string in `document`, depth first, with fields named below `root`:
+/// Every string and key in `document`, depth first, with fields named below
+/// `root` (a key's field ends in [`KEY_SUFFIX`]):
 /// `json_texts(&result.response_json(), "/response")` for a result, as the
 /// host names a result's fields in findings.
 pub fn json_texts<'a>(document: &'a Value, root: &str) -> Vec<ArgumentText<'a>> {
@@ -168,7 +182,13 @@ pub fn json_texts<'a>(document: &'a Value, root: &str) -> Vec<ArgumentText<'a>> 
             Value::Object(map) => {
                 for (name, item) in map {
                     let segment = escape_pointer_segment(name);
-                    walk(item, format!("{field}/{segment}"), Some(name), out);
+                    let member = format!("{field}/{segment}");
+                    out.push(ArgumentText {
+                        field: format!("{member}{KEY_SUFFIX}"),
+                        key: Some(name),
+                        text: name,
+                    });
+                    walk(item, member, Some(name), out);
                 }
             }
             _ => {}
@@ -216,9 +236,17 @@ mod tests {
         assert_eq!(
             texts,
             [
+                ("/arguments/a~1b~key".to_owned(), Some("a/b"), "a/b"),
                 ("/arguments/a~1b".to_owned(), Some("a/b"), "x"),
+                ("/arguments/files~key".to_owned(), Some("files"), "files"),
                 ("/arguments/files/0".to_owned(), Some("files"), "one"),
+                (
+                    "/arguments/files/1/path~key".to_owned(),
+                    Some("path"),
+                    "path"
+                ),
                 ("/arguments/files/1/path".to_owned(), Some("path"), "two"),
+                ("/arguments/n~key".to_owned(), Some("n"), "n"),
             ]
         );
     }

@@ -101,8 +101,8 @@ pub use bindings_mod::portcullis::policy::types::{
 };
 pub use encoding::{base64_decode, percent_decode};
 pub use field::{
-    ArgumentText, argument_texts, escape_pointer_segment, json_texts, schema_property_description,
-    words,
+    ArgumentText, KEY_SUFFIX, argument_texts, escape_pointer_segment, json_texts,
+    schema_property_description, words,
 };
 pub use outcome::matches;
 pub use rule::{ArgumentRule, EXCERPT_CHARS, KindVerdicts, excerpt, judge_arguments};

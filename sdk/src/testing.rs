@@ -77,6 +77,7 @@ pub fn tool(name: &str, description: &str, input_schema: Value, annotations: Val
         description,
         input_schema: &input_schema,
         annotations: &annotations,
+        other: &serde_json::Map::new(),
     });
     Tool {
         name: name.into(),
@@ -118,6 +119,7 @@ pub fn tool_findings(metadata: &Metadata, tool: &Tool) -> Vec<Finding> {
             description: &tool.description,
             input_schema: &input_schema,
             annotations: &annotations,
+            other: &serde_json::Map::new(),
         }),
     )
 }

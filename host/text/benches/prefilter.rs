@@ -126,6 +126,7 @@ struct ToolDefinition {
     description: String,
     input_schema: Value,
     annotations: Value,
+    other: serde_json::Map<String, Value>,
 }
 
 impl ToolDefinition {
@@ -135,6 +136,7 @@ impl ToolDefinition {
             description: &self.description,
             input_schema: &self.input_schema,
             annotations: &self.annotations,
+            other: &self.other,
         }
     }
 }
@@ -161,6 +163,7 @@ fn tool(value: &Value) -> ToolDefinition {
         description: text("description"),
         input_schema: value["inputSchema"].clone(),
         annotations: value.get("annotations").cloned().unwrap_or(json!({})),
+        other: serde_json::Map::new(),
     }
 }
 
@@ -187,6 +190,7 @@ fn generated_tool(index: usize) -> ToolDefinition {
             "required": ["project"]
         }),
         annotations: json!({"title": "Project records", "readOnlyHint": true}),
+        other: serde_json::Map::new(),
     }
 }
 

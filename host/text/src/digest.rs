@@ -66,14 +66,16 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Key order and whitespace do not change it, so the same definition has the
 /// same digest whatever order a server writes its keys in; a policy or the
 /// proxy can pin it to notice a tool that changes under the agent's feet.
+///
+/// Every member counts: a changed `title`, `outputSchema`, `icons` or
+/// `_meta` changes the digest as a changed description does.
 pub fn tool_digest(tool: &ToolText<'_>) -> String {
-    let canonical = canonical_json(&serde_json::json!({
-        "name": tool.name,
-        "description": tool.description,
-        "inputSchema": tool.input_schema,
-        "annotations": tool.annotations,
-    }));
-    sha256_hex(canonical.as_bytes())
+    let mut whole = tool.other.clone();
+    whole.insert("name".into(), tool.name.into());
+    whole.insert("description".into(), tool.description.into());
+    whole.insert("inputSchema".into(), tool.input_schema.clone());
+    whole.insert("annotations".into(), tool.annotations.clone());
+    sha256_hex(canonical_json(&Value::Object(whole)).as_bytes())
 }
 
 #[cfg(test)]
@@ -101,17 +103,27 @@ mod tests {
         let schema_ab = json!({"a": 1, "b": 2});
         let schema_ba: Value = serde_json::from_str(r#"{"b": 2, "a": 1}"#).unwrap();
         let empty = json!({});
-        let tool = |schema| ToolText {
+        let none = serde_json::Map::new();
+        let titled = json!({"title": "T"});
+        let tool = |schema, other| ToolText {
             name: "t",
             description: "d",
             input_schema: schema,
             annotations: &empty,
+            other,
         };
         assert_eq!(
-            tool_digest(&tool(&schema_ab)),
-            tool_digest(&tool(&schema_ba))
+            tool_digest(&tool(&schema_ab, &none)),
+            tool_digest(&tool(&schema_ba, &none))
         );
-        assert_ne!(tool_digest(&tool(&schema_ab)), tool_digest(&tool(&empty)));
-        assert_eq!(tool_digest(&tool(&empty)).len(), 64);
+        assert_ne!(
+            tool_digest(&tool(&schema_ab, &none)),
+            tool_digest(&tool(&empty, &none))
+        );
+        assert_ne!(
+            tool_digest(&tool(&empty, &none)),
+            tool_digest(&tool(&empty, titled.as_object().unwrap()))
+        );
+        assert_eq!(tool_digest(&tool(&empty, &none)).len(), 64);
     }
 }

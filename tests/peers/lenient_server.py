@@ -24,5 +24,9 @@ for line in sys.stdin:
         send({"jsonrpc": "2.0", "id": request_id, "result": {
             "protocolVersion": "2025-06-18", "capabilities": {"tools": {}, "logging": {}},
             "serverInfo": {"name": "lenient", "version": "0"}}})
+    elif method == "tools/list" and request_id is not None:
+        send({"jsonrpc": "2.0", "id": request_id, "result": {"tools": [
+            {"name": "run", "description": "Runs a command.",
+             "inputSchema": {"type": "object", "properties": {"command": {"type": "string"}}}}]}})
     elif request_id is not None:
         send({"jsonrpc": "2.0", "id": request_id, "result": {}})

@@ -1,5 +1,6 @@
 //! Bad input from the client and a crashing server: clear JSON-RPC errors,
-//! and the proxy goes on (or ends cleanly).
+//! under the request's own id wherever the line gives one (red-team
+//! finding 11), and the proxy goes on (or ends cleanly).
 
 use std::ffi::OsString;
 use std::process::Command;
@@ -14,6 +15,18 @@ fn assert_error(response: &Value, code: i64, id: Value, mentions: &str) {
     assert!(message.contains(mentions), "{message}");
 }
 
+/// The next message that is not a notification (the proxy's own notices
+/// about the server, such as its instructions, may come first).
+fn answer(proxy: &mut Proxy) -> Value {
+    loop {
+        let message = proxy.recv();
+        if message.get("method").is_none() {
+            return message;
+        }
+        proxy.received.push(message);
+    }
+}
+
 fn ping_works(proxy: &mut Proxy) {
     let pong = proxy.request("ping", json!({}));
     assert_eq!(pong["result"], json!({}), "{pong}");
@@ -25,11 +38,11 @@ fn malformed_lines_get_json_rpc_errors_and_the_session_goes_on() {
     proxy.initialize(json!({}));
 
     proxy.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":");
-    assert_error(&proxy.recv(), -32700, Value::Null, "not valid JSON");
+    assert_error(&answer(&mut proxy), -32700, json!(1), "not valid JSON");
     ping_works(&mut proxy);
 
     proxy.send_raw(b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"x\":\"\xc3\x28\"}");
-    assert_error(&proxy.recv(), -32700, Value::Null, "UTF-8");
+    assert_error(&answer(&mut proxy), -32700, json!(2), "UTF-8");
     ping_works(&mut proxy);
 
     let oversize = format!(
@@ -37,13 +50,22 @@ fn malformed_lines_get_json_rpc_errors_and_the_session_goes_on() {
         "x".repeat(10_000)
     );
     proxy.send_raw(oversize.as_bytes());
-    assert_error(&proxy.recv(), -32600, Value::Null, "4096-byte frame limit");
+    assert_error(
+        &answer(&mut proxy),
+        -32600,
+        json!(3),
+        "4096-byte frame limit",
+    );
     ping_works(&mut proxy);
 
     proxy.send_raw(br#"{"jsonrpc":"1.0","id":"old","method":"ping"}"#);
-    assert_error(&proxy.recv(), -32600, json!("old"), "jsonrpc");
+    assert_error(&answer(&mut proxy), -32600, json!("old"), "jsonrpc");
     proxy.send_raw(br#"[{"jsonrpc":"2.0","id":4,"method":"ping"}]"#);
-    assert_error(&proxy.recv(), -32600, Value::Null, "batches");
+    assert_error(&answer(&mut proxy), -32600, json!(4), "batches");
+    proxy.send_raw(br#"{"jsonrpc":"2.0","id":5,"method":"ping","id":6}"#);
+    assert_error(&answer(&mut proxy), -32700, Value::Null, "given twice");
+    proxy.send_raw(br#"[1, 2]"#);
+    assert_error(&answer(&mut proxy), -32600, Value::Null, "batches");
     let id = proxy.next_id();
     proxy.send(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {}}));
     assert_error(&proxy.response(id), -32602, json!(id), "params.name");

@@ -1,7 +1,7 @@
 //! `portcullis run`: the MCP stdio proxy.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use clap::Args;
 use portcullis::SessionState;
 use portcullis::audit::AuditLog;
 use portcullis::reload::{PolicyHandle, PolicyWatcher};
-use portcullis_mcp::session::{Session, SessionOptions};
+use portcullis_mcp::session::{DEFAULT_APPROVAL_TIMEOUT, Session, SessionOptions};
 use portcullis_mcp::transport::stdio::{self as relay, Ending, RelayOptions};
 
 use crate::options::PolicyOptions;
@@ -32,10 +32,15 @@ pub(crate) struct RunArgs {
     /// Append a hash-chained record of every decision to this JSONL file.
     #[arg(long, value_name = "FILE")]
     audit: Option<PathBuf>,
-    /// The server's name in decisions and audit records (default: the
-    /// command's file name).
-    #[arg(long, value_name = "NAME")]
-    server_name: Option<String>,
+    /// The server's name in decisions, approval questions and audit
+    /// records (default: the package the command runs, such as
+    /// `server-filesystem` for `npx -y @modelcontextprotocol/server-filesystem`).
+    #[arg(long, alias = "server-name", value_name = "NAME")]
+    name: Option<String>,
+    /// How long a call or result waits for a human's approval before it is
+    /// refused, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_APPROVAL_TIMEOUT.as_secs())]
+    approval_timeout: u64,
     /// The longest message accepted from either side, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     max_frame_bytes: usize,
@@ -61,11 +66,10 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(AuditLog::open)
         .transpose()
         .context("cannot open the audit log")?;
-    let server_name = args
-        .server_name
-        .unwrap_or_else(|| command_name(&args.command));
+    let server_name = args.name.unwrap_or_else(|| command_name(&args.command));
     let session = Session::new(
-        SessionOptions::new(server_name),
+        SessionOptions::new(server_name)
+            .with_approval_timeout(Duration::from_secs(args.approval_timeout)),
         handle,
         SessionState::new(state_quota),
         audit,
@@ -90,11 +94,74 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The file name of the server program.
+/// Programs that launch a server rather than being one: the server's name
+/// is the package or script they are given.
+const LAUNCHERS: [&str; 12] = [
+    "npx", "node", "bunx", "bun", "deno", "uvx", "uv", "pipx", "python", "python3", "env", "docker",
+];
+
+/// A name for the server the command runs: the package a launcher such as
+/// `npx` or `uvx` is given (without its scope or version), the script's
+/// name for an interpreter, else the program's file name.
 fn command_name(command: &[OsString]) -> String {
-    command
-        .first()
-        .and_then(|program| Path::new(program).file_name())
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "server".to_owned())
+    let base = |text: &str| {
+        let text = text.trim_start_matches('@');
+        let text = text.rsplit('/').next().unwrap_or(text);
+        let text = text.split('@').next().unwrap_or(text);
+        text.strip_suffix(".py")
+            .or_else(|| text.strip_suffix(".js"))
+            .unwrap_or(text)
+            .to_owned()
+    };
+    let words: Vec<String> = command
+        .iter()
+        .map(|word| word.to_string_lossy().into_owned())
+        .collect();
+    let Some(program) = words.first() else {
+        return "server".to_owned();
+    };
+    let program = base(program);
+    if !LAUNCHERS.contains(&program.as_str()) {
+        return program;
+    }
+    words[1..]
+        .iter()
+        .filter(|word| {
+            !word.starts_with('-') && !word.contains('=') && !LAUNCHERS.contains(&word.as_str())
+        })
+        .find(|word| !matches!(word.as_str(), "run" | "tool" | "exec"))
+        .map(|word| base(word))
+        .filter(|name| !name.is_empty())
+        .unwrap_or(program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(command: &str) -> String {
+        let words: Vec<OsString> = command.split(' ').map(OsString::from).collect();
+        command_name(&words)
+    }
+
+    #[test]
+    fn the_default_name_is_the_package_a_launcher_runs() {
+        assert_eq!(
+            name("npx -y @modelcontextprotocol/server-filesystem /tmp"),
+            "server-filesystem"
+        );
+        assert_eq!(
+            name("uvx mcp-server-git@1.2 --repository ."),
+            "mcp-server-git"
+        );
+        assert_eq!(
+            name("python3 -u tests/peers/alias_server.py"),
+            "alias_server"
+        );
+        assert_eq!(
+            name("/usr/local/bin/github-mcp-server stdio"),
+            "github-mcp-server"
+        );
+        assert_eq!(name("node"), "node");
+    }
 }

@@ -4,6 +4,14 @@
 //! `max_frame_bytes` of one line in memory, and classifies each line as a
 //! JSON-RPC [`Message`] or as a [`FrameError`] that the proxy answers with a
 //! JSON-RPC error before it goes on with the next line.
+//!
+//! A message is read the one way every JSON parser reads it (see [`strict`]):
+//! what the proxy decides on is what the peer will run. A line that is not
+//! a message still gives the ids it seems to carry ([`InvalidFrame::ids`]),
+//! so that the request it concerns is answered rather than left waiting.
+
+mod recover;
+mod strict;
 
 use std::fmt;
 use std::io::{self, BufRead};
@@ -25,7 +33,7 @@ pub struct RequestId(String);
 impl RequestId {
     /// Reads an id: a string or a number (or `null`, which only an error
     /// response may carry).
-    fn from_value(value: &Value) -> Option<RequestId> {
+    pub fn from_value(value: &Value) -> Option<RequestId> {
         match value {
             Value::String(_) | Value::Number(_) | Value::Null => Some(RequestId(value.to_string())),
             _ => None,
@@ -149,13 +157,8 @@ pub enum FrameError {
     #[error("message is not valid JSON: {0}")]
     MalformedJson(String),
     /// The line is JSON but not a JSON-RPC 2.0 message.
-    #[error("not a JSON-RPC 2.0 message: {what}")]
-    NotJsonRpc {
-        /// The message's id when it had a usable one, so the error can answer it.
-        id: Option<RequestId>,
-        /// What is wrong.
-        what: &'static str,
-    },
+    #[error("not a JSON-RPC 2.0 message: {0}")]
+    NotJsonRpc(String),
 }
 
 impl FrameError {
@@ -166,14 +169,38 @@ impl FrameError {
             FrameError::Oversize { .. } | FrameError::NotJsonRpc { .. } => INVALID_REQUEST,
         }
     }
+}
 
-    /// The JSON-RPC error response that reports this error to the peer.
+/// A line that is not a message, and the ids it seems to carry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidFrame {
+    /// Why it is not a message.
+    pub error: FrameError,
+    /// The ids of the requests or responses it seems to be, read leniently
+    /// (several for a batch, none when no id could be told): whom an error
+    /// answers. Never a reason to act on the line's contents.
+    pub ids: Vec<RequestId>,
+}
+
+impl InvalidFrame {
+    /// The JSON-RPC error response that reports this error to the peer that
+    /// sent the line: under its id when it gave exactly one, else `null`.
     pub fn to_response(&self) -> Vec<u8> {
-        let id = match self {
-            FrameError::NotJsonRpc { id: Some(id), .. } => id.to_value(),
+        let id = match self.ids.as_slice() {
+            [id] => id.to_value(),
             _ => Value::Null,
         };
-        error_response(&id, self.code(), &format!("Portcullis: {self}"))
+        error_response(
+            &id,
+            self.error.code(),
+            &format!("Portcullis: {}", self.error),
+        )
+    }
+}
+
+impl fmt::Display for InvalidFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
     }
 }
 
@@ -193,7 +220,7 @@ pub enum Frame {
     /// A well-formed message.
     Message(Message),
     /// A line that is not a message.
-    Invalid(FrameError),
+    Invalid(InvalidFrame),
 }
 
 /// Reads newline-delimited JSON-RPC messages with a bound on the size of one line.
@@ -202,7 +229,14 @@ pub struct FrameReader<R> {
     input: R,
     max_frame_bytes: usize,
     line: Vec<u8>,
+    /// The last bytes of an oversize line (its first ones stay in `line`),
+    /// where an id written last is found.
+    tail: Vec<u8>,
 }
+
+/// How much of the start and of the end of an oversize line is kept, to
+/// recover its id.
+const KEPT_OF_OVERSIZE: usize = 4096;
 
 impl<R: BufRead> FrameReader<R> {
     /// A reader that refuses lines longer than `max_frame_bytes`.
@@ -211,6 +245,7 @@ impl<R: BufRead> FrameReader<R> {
             input,
             max_frame_bytes,
             line: Vec::new(),
+            tail: Vec::new(),
         }
     }
 
@@ -221,8 +256,11 @@ impl<R: BufRead> FrameReader<R> {
                 return Ok(None);
             };
             if oversize {
-                return Ok(Some(Frame::Invalid(FrameError::Oversize {
-                    limit: self.max_frame_bytes,
+                return Ok(Some(Frame::Invalid(InvalidFrame {
+                    error: FrameError::Oversize {
+                        limit: self.max_frame_bytes,
+                    },
+                    ids: recover::truncated_id(&self.line, &self.tail),
                 })));
             }
             if self.line.last() == Some(&b'\r') {
@@ -236,9 +274,11 @@ impl<R: BufRead> FrameReader<R> {
     }
 
     /// Reads one line into `self.line` (without the `\n`). Returns whether it
-    /// was over the limit (then `self.line` is empty), or `None` at the end.
+    /// was over the limit (then `self.line` holds its first bytes and
+    /// `self.tail` its last ones), or `None` at the end.
     fn read_line(&mut self) -> io::Result<Option<bool>> {
         self.line.clear();
+        self.tail.clear();
         let mut oversize = false;
         let mut read_any = false;
         loop {
@@ -253,13 +293,20 @@ impl<R: BufRead> FrameReader<R> {
             read_any = true;
             let newline = available.iter().position(|&byte| byte == b'\n');
             let chunk = &available[..newline.unwrap_or(available.len())];
-            if !oversize {
-                if self.line.len() + chunk.len() > self.max_frame_bytes {
-                    oversize = true;
-                    self.line = Vec::new();
-                } else {
-                    self.line.extend_from_slice(chunk);
-                }
+            if !oversize && self.line.len() + chunk.len() > self.max_frame_bytes {
+                oversize = true;
+                self.line.truncate(KEPT_OF_OVERSIZE);
+                self.line.shrink_to(KEPT_OF_OVERSIZE);
+            }
+            if oversize {
+                let head_room = KEPT_OF_OVERSIZE.saturating_sub(self.line.len());
+                self.line
+                    .extend_from_slice(&chunk[..head_room.min(chunk.len())]);
+                self.tail.extend_from_slice(chunk);
+                let excess = self.tail.len().saturating_sub(KEPT_OF_OVERSIZE);
+                self.tail.drain(..excess);
+            } else {
+                self.line.extend_from_slice(chunk);
             }
             let consumed = newline.map_or(available.len(), |at| at + 1);
             self.input.consume(consumed);
@@ -272,57 +319,91 @@ impl<R: BufRead> FrameReader<R> {
 
 /// Classifies one line.
 fn parse(raw: Vec<u8>) -> Frame {
+    let invalid = |error, raw: &[u8]| {
+        Frame::Invalid(InvalidFrame {
+            error,
+            ids: recover::ids(raw),
+        })
+    };
     if let Err(error) = std::str::from_utf8(&raw) {
-        return Frame::Invalid(FrameError::InvalidUtf8 {
-            offset: error.valid_up_to(),
-        });
+        let offset = error.valid_up_to();
+        return invalid(FrameError::InvalidUtf8 { offset }, &raw);
     }
-    let value: Value = match serde_json::from_slice(&raw) {
+    let raw = match strict::mend_lone_surrogates(&raw) {
+        std::borrow::Cow::Borrowed(_) => raw,
+        std::borrow::Cow::Owned(mended) => mended,
+    };
+    let value = match strict::parse(&raw) {
         Ok(value) => value,
-        Err(error) => return Frame::Invalid(FrameError::MalformedJson(error.to_string())),
+        Err(error) => return invalid(FrameError::MalformedJson(error.to_string()), &raw),
     };
     match classify(&value) {
         Ok(kind) => Frame::Message(Message { raw, value, kind }),
-        Err(error) => Frame::Invalid(error),
+        Err(error) => invalid(error, &raw),
     }
 }
 
+/// The members of a JSON-RPC message.
+const ENVELOPE: [&str; 6] = ["jsonrpc", "id", "method", "params", "result", "error"];
+
+/// The members of a request's `params` that the proxy reads, in MCP.
+const PARAMS: [&str; 6] = [
+    "name",
+    "arguments",
+    "_meta",
+    "cursor",
+    "uri",
+    "capabilities",
+];
+
 /// Tells a request, a notification and a response apart.
 fn classify(value: &Value) -> Result<MessageKind, FrameError> {
-    let invalid = |id: Option<RequestId>, what| FrameError::NotJsonRpc { id, what };
+    let invalid = |what: &str| FrameError::NotJsonRpc(what.to_owned());
     let Some(object) = value.as_object() else {
         let what = if value.is_array() {
             "batches are not supported"
         } else {
             "a message must be a JSON object"
         };
-        return Err(invalid(None, what));
+        return Err(invalid(what));
     };
+    let params = object.get("params").and_then(Value::as_object);
+    let variant = strict::case_variant(object, &ENVELOPE)
+        .or_else(|| params.and_then(|params| strict::case_variant(params, &PARAMS)));
+    if let Some((name, member)) = variant {
+        return Err(FrameError::NotJsonRpc(format!(
+            "the member {name:?} reads as {member:?} to a case-insensitive parser; names are exact"
+        )));
+    }
     let id = match object.get("id") {
         None => None,
         Some(id) => Some(
             RequestId::from_value(id)
-                .ok_or_else(|| invalid(None, "`id` must be a string or a number"))?,
+                .ok_or_else(|| invalid("`id` must be a string or a number"))?,
         ),
     };
     if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Err(invalid(id, "`jsonrpc` must be \"2.0\""));
+        return Err(invalid("`jsonrpc` must be \"2.0\""));
     }
     match (object.get("method"), id) {
         (Some(Value::String(method)), Some(id)) if id.0 != "null" => Ok(MessageKind::Request {
             id,
             method: method.clone(),
         }),
-        (Some(Value::String(_)), Some(_)) => Err(invalid(None, "a request id must not be null")),
+        (Some(Value::String(_)), Some(_)) => Err(invalid("a request id must not be null")),
         (Some(Value::String(method)), None) => Ok(MessageKind::Notification {
             method: method.clone(),
         }),
-        (Some(_), id) => Err(invalid(id, "`method` must be a string")),
+        (Some(_), _) => Err(invalid("`method` must be a string")),
         (None, Some(id)) if object.contains_key("result") || object.contains_key("error") => {
+            if object.contains_key("result") && object.contains_key("error") {
+                return Err(invalid(
+                    "a response carries a `result` or an `error`, not both",
+                ));
+            }
             Ok(MessageKind::Response { id })
         }
-        (None, id) => Err(invalid(
-            id,
+        (None, _) => Err(invalid(
             "a message needs a `method`, or an `id` with a `result` or an `error`",
         )),
     }
@@ -365,15 +446,19 @@ mod tests {
     fn message(frame: &Frame) -> &Message {
         match frame {
             Frame::Message(message) => message,
-            Frame::Invalid(error) => panic!("expected a message, got {error}"),
+            Frame::Invalid(invalid) => panic!("expected a message, got {invalid}"),
+        }
+    }
+
+    fn invalid(frame: &Frame) -> &InvalidFrame {
+        match frame {
+            Frame::Invalid(invalid) => invalid,
+            Frame::Message(message) => panic!("expected an error, got {message:?}"),
         }
     }
 
     fn error(frame: &Frame) -> &FrameError {
-        match frame {
-            Frame::Invalid(error) => error,
-            Frame::Message(message) => panic!("expected an error, got {message:?}"),
-        }
+        &invalid(frame).error
     }
 
     #[test]
@@ -430,10 +515,10 @@ mod tests {
             b"{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"ping\"}\n[]\n",
             1024,
         );
-        let response: Value = serde_json::from_slice(&error(&frames[0]).to_response()).unwrap();
+        let response: Value = serde_json::from_slice(&invalid(&frames[0]).to_response()).unwrap();
         assert_eq!(response["id"], 7);
         assert_eq!(response["error"]["code"], INVALID_REQUEST);
-        let response: Value = serde_json::from_slice(&error(&frames[1]).to_response()).unwrap();
+        let response: Value = serde_json::from_slice(&invalid(&frames[1]).to_response()).unwrap();
         assert_eq!(response["id"], Value::Null);
         assert!(
             response["error"]["message"]
@@ -454,5 +539,62 @@ mod tests {
             MessageKind::Response { .. }
         ));
         assert!(matches!(error(&frames[1]), FrameError::NotJsonRpc { .. }));
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_message_is_answered_under_the_id_it_carries() {
+        let lines: [&[u8]; 4] = [
+            b"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"tools/call\",\"params\":{\"t\":\"\xff\"}}\n",
+            b"{\"jsonrpc\":\"2.0\",\"id\":12,\"method\":\"ping\",\"method\":\"tools/call\"}\n",
+            b"{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"ping\",\"Method\":\"tools/call\"}\n",
+            b"{\"jsonrpc\":\"2.0\",\"id\":14,\"result\":{},\"error\":{\"code\":1,\"message\":\"m\"}}\n",
+        ];
+        for (line, id) in lines.iter().zip(11..) {
+            let frames = frames(line, 1024);
+            let response: Value =
+                serde_json::from_slice(&invalid(&frames[0]).to_response()).unwrap();
+            assert_eq!(response["id"], id, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn an_oversize_line_gives_the_id_at_its_start_or_its_end() {
+        let padding = "x".repeat(10_000);
+        let first =
+            format!("{{\"jsonrpc\":\"2.0\",\"id\":21,\"result\":{{\"t\":\"{padding}\"}}}}\n");
+        let last =
+            format!("{{\"result\":{{\"t\":\"{padding}\"}},\"jsonrpc\":\"2.0\",\"id\":22}}\n");
+        let input = format!("{first}{last}");
+        let frames = frames(input.as_bytes(), 1000);
+        assert_eq!(invalid(&frames[0]).ids, [RequestId("21".into())]);
+        assert_eq!(invalid(&frames[1]).ids, [RequestId("22".into())]);
+    }
+
+    #[test]
+    fn a_lone_surrogate_is_forwarded_mended_as_it_was_checked() {
+        let frames = frames(
+            br#"{"jsonrpc":"2.0","id":1,"result":{"t":"a\ud83d"}}"#,
+            1024,
+        );
+        let message = message(&frames[0]);
+        assert_eq!(message.value["result"]["t"], "a\u{FFFD}");
+        assert_eq!(
+            message.raw,
+            br#"{"jsonrpc":"2.0","id":1,"result":{"t":"a\ufffd"}}"#
+        );
+    }
+
+    #[test]
+    fn a_case_variant_of_a_call_parameter_is_refused() {
+        for line in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fetch","Arguments":{}}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fetch","NAME":"delete_repo"}}"#,
+            r#"{"jsonrpc":"2.0","ID":1,"id":2,"method":"ping"}"#,
+        ] {
+            assert!(
+                matches!(error(&frames(line.as_bytes(), 1024)[0]), FrameError::NotJsonRpc(what) if what.contains("case-insensitive")),
+                "{line}"
+            );
+        }
     }
 }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::wire::{explain, to_line};
 use super::{Outbound, ProxyRequest, Session};
 use crate::framing::{Message, RequestId};
-use portcullis::{Event, Reason, ToolDefinition, Verdict};
+use portcullis::{Event, Reason, ToolCall, ToolDefinition, Verdict};
 
 /// An approved tool.
 #[derive(Debug)]
@@ -19,13 +19,26 @@ pub(super) struct CatalogueEntry {
 }
 
 impl Session {
+    /// The server answered the client's `tools/list`: denied tools are
+    /// removed from it, and the calls that waited for a listing go on.
     pub(super) fn on_list(&mut self, id: &RequestId, message: Message) -> Vec<Outbound> {
+        let mut out = self.checked_listing(id, message);
+        out.extend(self.release_early_calls());
+        out
+    }
+
+    fn checked_listing(&mut self, id: &RequestId, message: Message) -> Vec<Outbound> {
         let Some(tools) = message
             .value
             .pointer("/result/tools")
             .and_then(Value::as_array)
         else {
-            return vec![Outbound::Client(message.raw)];
+            let request = ToolCall {
+                name: "tools/list".to_owned(),
+                arguments: json!({}),
+                tool: None,
+            };
+            return self.on_answer(id.clone(), message, request);
         };
         let keep = self.check_tools(tools);
         if keep.iter().all(|&keep| keep) {
@@ -43,11 +56,13 @@ impl Session {
         vec![Outbound::Client(to_line(&value))]
     }
 
-    /// Lists the server's tools on the proxy's own account (after
-    /// `notifications/tools/list_changed`), from `cursor` on.
+    /// Lists the server's tools on the proxy's own account, from `cursor`
+    /// on: after `notifications/tools/list_changed` (then `notification`
+    /// goes on to the client once every page is checked), or for calls that
+    /// came before any listing.
     pub(super) fn refresh_tools(
         &mut self,
-        notification: Vec<u8>,
+        notification: Option<Vec<u8>>,
         cursor: Option<&str>,
     ) -> Vec<Outbound> {
         let request_id = self.next_proxy_id();
@@ -66,24 +81,30 @@ impl Session {
         vec![Outbound::Server(to_line(&request))]
     }
 
-    pub(super) fn on_refresh(&mut self, notification: Vec<u8>, answer: &Message) -> Vec<Outbound> {
-        let Some(tools) = answer
+    pub(super) fn on_refresh(
+        &mut self,
+        notification: Option<Vec<u8>>,
+        answer: &Message,
+    ) -> Vec<Outbound> {
+        if let Some(tools) = answer
             .value
             .pointer("/result/tools")
             .and_then(Value::as_array)
-        else {
-            tracing::warn!("the server did not list its tools after announcing a change");
-            return vec![Outbound::Client(notification)];
-        };
-        self.check_tools(tools);
-        match answer
-            .value
-            .pointer("/result/nextCursor")
-            .and_then(Value::as_str)
         {
-            Some(cursor) => self.refresh_tools(notification, Some(cursor)),
-            None => vec![Outbound::Client(notification)],
+            self.check_tools(tools);
+            if let Some(cursor) = answer
+                .value
+                .pointer("/result/nextCursor")
+                .and_then(Value::as_str)
+            {
+                return self.refresh_tools(notification, Some(cursor));
+            }
+        } else {
+            tracing::warn!("the server did not list its tools when the proxy asked");
         }
+        let mut out: Vec<Outbound> = notification.into_iter().map(Outbound::Client).collect();
+        out.extend(self.release_early_calls());
+        out
     }
 
     /// Checks each listed tool; returns which ones the client may see.
@@ -105,12 +126,7 @@ impl Session {
                     "malformed-tool",
                     format!("the tool definition is malformed: {error}"),
                 );
-                let event = Event::Tool(ToolDefinition {
-                    name: name.clone(),
-                    description: String::new(),
-                    input_schema: Value::Null,
-                    annotations: Value::Null,
-                });
+                let event = Event::Tool(ToolDefinition::new(name.clone(), ""));
                 self.record(&event, &decision, None);
                 self.catalogue.remove(&name);
                 self.withheld.insert(name, explain(&decision.reasons));

@@ -18,25 +18,36 @@
 //!   approval id).
 //! - `notifications/tools/list_changed` (server): the proxy lists the tools
 //!   itself (rug-pull check), then passes the notification on.
+//! - a `tools/call` before any listing was checked waits while the proxy
+//!   lists the tools itself; a call to a tool the server did not list is
+//!   denied.
+//! - every other answer, server request and server notification is checked
+//!   as a tool result is ([`channels`]).
+//! - a call or result held for a human is dropped when the client cancels
+//!   the request, and refused when no human answers in time.
 //!
-//! Everything else passes byte for byte.
+//! What passes unchanged passes byte for byte.
 
 mod approval;
 mod catalogue;
+mod channels;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::framing::{
-    Frame, INVALID_PARAMS, INVALID_REQUEST, Message, MessageKind, RequestId, error_response,
+    Frame, INVALID_PARAMS, INVALID_REQUEST, InvalidFrame, Message, MessageKind, RequestId,
+    error_response,
 };
-use approval::Held;
+pub use approval::DEFAULT_APPROVAL_TIMEOUT;
+use approval::{Held, HeldKind};
 use catalogue::CatalogueEntry;
-pub use wire::explain;
+pub use channels::INSTRUCTIONS;
+pub use wire::{POLICY_REFUSAL, explain};
 use wire::{to_line, tool_error};
 
 use portcullis::Decider;
@@ -92,16 +103,21 @@ enum Pending {
     ListTools,
     /// `tools/call`: its result is checked.
     CallTool(ToolCall),
-    /// Anything else: only answered with an error if the server dies.
-    Other,
+    /// `initialize`: the server's instructions are checked.
+    Initialize,
+    /// Anything else: its answer is checked as the result of a call named
+    /// after the method, with the request's params as arguments.
+    Request(ToolCall),
 }
 
 /// A request the proxy itself sent.
 #[derive(Debug)]
 enum ProxyRequest {
-    /// `tools/list` to the server after `notifications/tools/list_changed`;
-    /// the notification goes on to the client once the list is checked.
-    Refresh { notification: Vec<u8> },
+    /// `tools/list` to the server, on the proxy's own account: after
+    /// `notifications/tools/list_changed` (the notification goes on to the
+    /// client once the list is checked), or before a call that came before
+    /// any listing.
+    Refresh { notification: Option<Vec<u8>> },
     /// `elicitation/create` to the client.
     Approval {
         approval_id: String,
@@ -109,37 +125,43 @@ enum ProxyRequest {
     },
 }
 
-/// Who the session is.
+/// Who the session is, and how long it waits for a human.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct SessionOptions {
     /// The session id, unique per connection.
     pub session_id: String,
     /// The server's name, as the operator named it.
     pub server_name: String,
+    /// How long a call or result waits for a human's approval before it is
+    /// refused ([`DEFAULT_APPROVAL_TIMEOUT`]).
+    pub approval_timeout: Duration,
 }
 
 impl SessionOptions {
-    /// Options for a new session with a fresh, unpredictable id.
-    pub fn new(server_name: String) -> SessionOptions {
+    /// Options for a new session with a fresh id of 128 bits from the
+    /// operating system's random source, and the default approval timeout.
+    pub fn new(server_name: impl Into<String>) -> SessionOptions {
         SessionOptions {
-            session_id: fresh_session_id(),
-            server_name,
+            session_id: approval::random_id(),
+            server_name: server_name.into(),
+            approval_timeout: DEFAULT_APPROVAL_TIMEOUT,
         }
     }
-}
 
-/// 128 bits from the standard library's randomly keyed hasher.
-fn fresh_session_id() -> String {
-    let time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let half = || {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u32(std::process::id());
-        hasher.write_u128(time.as_nanos());
-        hasher.finish()
-    };
-    format!("{:016x}{:016x}", half(), half())
+    /// The same options, with the session id `session_id`.
+    #[must_use]
+    pub fn with_session_id(mut self, session_id: impl Into<String>) -> SessionOptions {
+        self.session_id = session_id.into();
+        self
+    }
+
+    /// The same options, waiting `timeout` for a human's approval.
+    #[must_use]
+    pub fn with_approval_timeout(mut self, timeout: Duration) -> SessionOptions {
+        self.approval_timeout = timeout;
+        self
+    }
 }
 
 /// One MCP connection between a client and a server.
@@ -153,6 +175,11 @@ pub struct Session {
     server_requests: HashSet<RequestId>,
     proxy_requests: HashMap<RequestId, ProxyRequest>,
     next_id: u64,
+    approval_timeout: Duration,
+    /// Whether a listing of the server's tools has been checked.
+    listed: bool,
+    /// Calls that came before any listing, waiting for the proxy's own.
+    early_calls: Vec<(RequestId, Message)>,
     catalogue: HashMap<String, CatalogueEntry>,
     pins: HashMap<String, String>,
     withheld: HashMap<String, String>,
@@ -188,6 +215,9 @@ impl Session {
             server_requests: HashSet::new(),
             proxy_requests: HashMap::new(),
             next_id: 0,
+            approval_timeout: options.approval_timeout,
+            listed: false,
+            early_calls: Vec::new(),
             catalogue: HashMap::new(),
             pins: HashMap::new(),
             withheld: HashMap::new(),
@@ -249,14 +279,22 @@ impl Session {
                             .unwrap_or_default();
                         self.context.client = Some(Client::new(name, version));
                     }
-                    self.pending.insert(id, Pending::Other);
+                    self.pending.insert(id, Pending::Initialize);
                     vec![Outbound::Server(message.raw)]
                 }
                 _ => {
-                    self.pending.insert(id, Pending::Other);
+                    let request = ToolCall {
+                        name: method,
+                        arguments: message.params().clone(),
+                        tool: None,
+                    };
+                    self.pending.insert(id, Pending::Request(request));
                     vec![Outbound::Server(message.raw)]
                 }
             },
+            MessageKind::Notification { method } if method == "notifications/cancelled" => {
+                self.on_cancelled(message)
+            }
             MessageKind::Notification { .. } => vec![Outbound::Server(message.raw)],
             MessageKind::Response { id } => match self.proxy_requests.remove(&id) {
                 Some(ProxyRequest::Approval { approval_id, held }) => {
@@ -267,9 +305,11 @@ impl Session {
                     self.proxy_requests.insert(id, refresh);
                     Vec::new()
                 }
+                None if self.server_requests.remove(&id) => vec![Outbound::Server(message.raw)],
                 None => {
-                    self.server_requests.remove(&id);
-                    vec![Outbound::Server(message.raw)]
+                    // A late answer to a withdrawn question, or to nothing.
+                    tracing::warn!(%id, "a client response to no pending request was dropped");
+                    Vec::new()
                 }
             },
         }
@@ -279,10 +319,7 @@ impl Session {
     pub fn on_server_frame(&mut self, frame: Frame) -> Vec<Outbound> {
         let message = match frame {
             Frame::Message(message) => message,
-            Frame::Invalid(error) => {
-                tracing::warn!(%error, "invalid message from the server dropped");
-                return Vec::new();
-            }
+            Frame::Invalid(invalid) => return self.on_invalid_server_frame(&invalid),
         };
         match message.kind.clone() {
             MessageKind::Request { id, .. } if self.proxy_requests.contains_key(&id) => {
@@ -292,16 +329,13 @@ impl Session {
                     "Portcullis: this request id is reserved by the proxy",
                 ))]
             }
-            MessageKind::Request { id, .. } => {
-                self.server_requests.insert(id);
-                vec![Outbound::Client(message.raw)]
-            }
+            MessageKind::Request { id, method } => self.on_server_request(id, &method, message),
             MessageKind::Notification { method }
                 if method == "notifications/tools/list_changed" =>
             {
-                self.refresh_tools(message.raw, None)
+                self.refresh_tools(Some(message.raw), None)
             }
-            MessageKind::Notification { .. } => vec![Outbound::Client(message.raw)],
+            MessageKind::Notification { method } => self.on_server_notification(&method, message),
             MessageKind::Response { id } => {
                 if let Some(ProxyRequest::Refresh { notification }) = self.proxy_requests.get(&id) {
                     let notification = notification.clone();
@@ -311,11 +345,48 @@ impl Session {
                 match self.pending.remove(&id) {
                     Some(Pending::ListTools) => self.on_list(&id, message),
                     Some(Pending::CallTool(call)) => self.on_call_result(id, message, call),
-                    Some(Pending::Other) => vec![Outbound::Client(message.raw)],
+                    Some(Pending::Initialize) => self.on_initialized(message),
+                    Some(Pending::Request(request)) => self.on_answer(id, message, request),
                     None => self.on_unmatched_response(&id),
                 }
             }
         }
+    }
+
+    /// A server line that is not a message: never relayed. Each pending
+    /// request it seems to answer gets an error instead, so that the client
+    /// does not wait for an answer that was dropped.
+    fn on_invalid_server_frame(&mut self, invalid: &InvalidFrame) -> Vec<Outbound> {
+        tracing::warn!(error = %invalid, "invalid message from the server dropped");
+        invalid
+            .ids
+            .iter()
+            .filter_map(|id| self.take_pending(id))
+            .map(|pending| {
+                Outbound::Client(error_response(
+                    &pending.to_value(),
+                    INVALID_REQUEST,
+                    &format!(
+                        "Portcullis: the server's answer could not be read ({invalid}); it was refused unchecked"
+                    ),
+                ))
+            })
+            .collect()
+    }
+
+    /// Removes the pending request `id` names, exactly or as another
+    /// spelling, and returns its id.
+    fn take_pending(&mut self, id: &RequestId) -> Option<RequestId> {
+        let key = if self.pending.contains_key(id) {
+            id.clone()
+        } else {
+            self.pending
+                .keys()
+                .find(|pending| id.aliases(pending))?
+                .clone()
+        };
+        self.pending.remove(&key);
+        Some(key)
     }
 
     /// A server response whose id is no pending request's. It is never
@@ -361,12 +432,11 @@ impl Session {
                 self.proxy_requests
                     .drain()
                     .filter_map(|(_, request)| match request {
-                        ProxyRequest::Approval { held, .. } => match *held {
-                            Held::Call { id, .. } | Held::Result { id, .. } => Some(id),
-                        },
+                        ProxyRequest::Approval { held, .. } => Some(held.id),
                         ProxyRequest::Refresh { .. } => None,
                     }),
             )
+            .chain(self.early_calls.drain(..).map(|(id, _)| id))
             .map(|id| Outbound::Client(error_response(&id.to_value(), SERVER_EXITED, &text)))
             .collect();
         out.push(Outbound::Client(to_line(&json!({
@@ -401,6 +471,21 @@ impl Session {
                 "Portcullis: `params.arguments` of tools/call must be an object",
             ))];
         }
+        if !self.listed {
+            // Without a listing there is no definition to check, no
+            // escalation to apply and no withheld tool to refuse: the call
+            // waits while the proxy lists the tools itself.
+            self.early_calls.push((id, message));
+            let listing = self
+                .proxy_requests
+                .values()
+                .any(|request| matches!(request, ProxyRequest::Refresh { .. }));
+            return if listing {
+                Vec::new()
+            } else {
+                self.refresh_tools(None, None)
+            };
+        }
         let entry = self.catalogue.get(name);
         let call = ToolCall {
             name: name.to_owned(),
@@ -411,13 +496,19 @@ impl Session {
             .map(|entry| entry.escalation.clone())
             .unwrap_or_default();
         let event = Event::Call(call);
-        let mut decision = match self.withheld.get(name) {
-            Some(why) => self.host_decision(
+        let mut decision = match (self.withheld.get(name), entry) {
+            (Some(why), _) => self.host_decision(
                 Verdict::Deny,
                 "withheld-tool",
                 format!("the tool was withheld from the listing: {why}"),
             ),
-            None => self.decider.decide(&self.context, &event, &self.state),
+            (None, None) => self.host_decision(
+                Verdict::Deny,
+                "unlisted-tool",
+                "the server did not list this tool in this session, so its definition was never checked"
+                    .to_owned(),
+            ),
+            (None, Some(_)) => self.decider.decide(&self.context, &event, &self.state),
         };
         if !escalation.is_empty() && decision.verdict < Verdict::Escalate {
             decision.verdict = Verdict::Escalate;
@@ -441,32 +532,56 @@ impl Session {
                     explain(&decision.reasons)
                 ),
             ))],
-            Verdict::Escalate => self.escalate(
-                approval_id.expect("an escalation has an approval id"),
-                Held::Call {
-                    id,
-                    raw: message.raw,
-                    call,
-                },
-                &decision,
-            ),
+            Verdict::Escalate => {
+                let held = Held::new(HeldKind::Call, id, message.raw, call, self.approval_timeout);
+                self.escalate(
+                    approval_id.expect("an escalation has an approval id"),
+                    held,
+                    &decision,
+                )
+            }
         }
     }
 
+    /// A listing was checked: the calls that came before it are decided now.
+    fn release_early_calls(&mut self) -> Vec<Outbound> {
+        self.listed = true;
+        std::mem::take(&mut self.early_calls)
+            .into_iter()
+            .flat_map(|(id, message)| self.on_call(id, message))
+            .collect()
+    }
+
+    /// The client cancelled a request: what is held or waiting for it is
+    /// dropped and never sent; otherwise the server is told.
+    fn on_cancelled(&mut self, message: Message) -> Vec<Outbound> {
+        let Some(id) = message
+            .params()
+            .get("requestId")
+            .and_then(RequestId::from_value)
+        else {
+            return vec![Outbound::Server(message.raw)];
+        };
+        if let Some(out) = self.cancel_held(&id) {
+            return out;
+        }
+        let waiting = self.early_calls.len();
+        self.early_calls.retain(|(early, _)| *early != id);
+        if self.early_calls.len() < waiting {
+            return Vec::new();
+        }
+        vec![Outbound::Server(message.raw)]
+    }
+
+    /// Time passed: what waited for a human past its deadline is refused.
+    /// The transport calls this about once a second.
+    pub fn on_tick(&mut self, now: Instant) -> Vec<Outbound> {
+        self.expire_held(now)
+    }
+
     fn on_call_result(&mut self, id: RequestId, message: Message, call: ToolCall) -> Vec<Outbound> {
-        let Some(response) = message.value.get("result") else {
-            return vec![Outbound::Client(message.raw)];
-        };
-        let event = Event::Result(ToolResult {
-            call,
-            response: response.clone(),
-        });
-        let decision = self.decider.decide(&self.context, &event, &self.state);
-        let approval_id = self.approval_id_for(&decision);
-        self.record(&event, &decision, approval_id.as_deref());
-        let Event::Result(ToolResult { call, .. }) = event else {
-            unreachable!("the event was built as a result")
-        };
+        let response = channels::answer_of(&message.value);
+        let (decision, call, approval_id) = self.decide_result(call, response);
         match decision.verdict {
             Verdict::Allow => vec![Outbound::Client(message.raw)],
             Verdict::Deny => vec![Outbound::Client(tool_error(
@@ -477,16 +592,38 @@ impl Session {
                     explain(&decision.reasons)
                 ),
             ))],
-            Verdict::Escalate => self.escalate(
-                approval_id.expect("an escalation has an approval id"),
-                Held::Result {
+            Verdict::Escalate => {
+                let held = Held::new(
+                    HeldKind::ToolResult,
                     id,
-                    raw: message.raw,
+                    message.raw,
                     call,
-                },
-                &decision,
-            ),
+                    self.approval_timeout,
+                );
+                self.escalate(
+                    approval_id.expect("an escalation has an approval id"),
+                    held,
+                    &decision,
+                )
+            }
         }
+    }
+
+    /// Decides `response` as the result of `call` and records the decision;
+    /// returns it, the call, and the approval id of an escalation.
+    fn decide_result(
+        &mut self,
+        call: ToolCall,
+        response: Value,
+    ) -> (Decision, ToolCall, Option<String>) {
+        let event = Event::Result(ToolResult { call, response });
+        let decision = self.decider.decide(&self.context, &event, &self.state);
+        let approval_id = self.approval_id_for(&decision);
+        self.record(&event, &decision, approval_id.as_deref());
+        let Event::Result(ToolResult { call, .. }) = event else {
+            unreachable!("the event was built as a result")
+        };
+        (decision, call, approval_id)
     }
 
     fn record(&mut self, event: &Event, decision: &Decision, approval_id: Option<&str>) {

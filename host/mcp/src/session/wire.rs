@@ -32,3 +32,22 @@ pub(super) fn tool_error(id: &RequestId, text: &str) -> Vec<u8> {
 pub(super) fn to_line(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("JSON values serialize")
 }
+
+/// The JSON-RPC error code of an answer the proxy withheld or a request it
+/// refused on a policy's decision: in the range JSON-RPC leaves to servers,
+/// and apart from the codes the MCP SDKs use.
+pub const POLICY_REFUSAL: i64 = -32051;
+
+/// A JSON-RPC error answering `id` in place of what a policy withheld.
+pub(super) fn refusal(id: &RequestId, text: &str) -> Vec<u8> {
+    crate::framing::error_response(&id.to_value(), POLICY_REFUSAL, text)
+}
+
+/// A `notifications/message` from the proxy itself, at `level`.
+pub(super) fn notice(level: &str, text: &str) -> Vec<u8> {
+    to_line(&json!({
+        "jsonrpc": "2.0",
+        "method": "notifications/message",
+        "params": { "level": level, "logger": "portcullis", "data": text },
+    }))
+}

@@ -11,6 +11,10 @@ use std::time::{Duration, Instant};
 use crate::framing::{Frame, FrameReader};
 use crate::session::{Outbound, Session};
 
+/// How often the session is told the time, to refuse what waited for a
+/// human too long.
+const TICK: Duration = Duration::from_secs(1);
+
 /// How the relay runs.
 #[derive(Debug, Clone)]
 pub struct RelayOptions {
@@ -114,9 +118,19 @@ pub fn run(
     .map_err(RelayError::Thread)?;
 
     let mut client_gone: Option<Instant> = None;
+    let mut last_tick = Instant::now();
     loop {
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            let expired = session.on_tick(last_tick);
+            send(expired, &mut client_out, &mut server_in);
+        }
         let input = match client_gone {
-            None => received.recv().ok(),
+            None => match received.recv_timeout(TICK) {
+                Ok(input) => Some(input),
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => None,
+            },
             Some(since) => {
                 let left = options.shutdown_grace.saturating_sub(since.elapsed());
                 match received.recv_timeout(left) {

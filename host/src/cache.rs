@@ -32,29 +32,19 @@ impl ComponentCache {
     /// Opens (creating it if need be) the cache in `path`, for components
     /// compiled by `engine`.
     ///
-    /// On Unix the directory must not be writable by its group or by others:
-    /// whoever can write a cached file can make the process run native code.
+    /// The directory is created 0700. On Unix it must belong to the current
+    /// user (or root) and not be writable by its group or by others
+    /// ([`trust`](crate::trust)): whoever can write a cached file can make
+    /// the process run native code. Each cached file is checked the same
+    /// way before it is read; one that fails is a miss.
     pub(crate) fn open(path: &Path, engine: &wasmtime::Engine) -> Result<Self, EngineError> {
         let io_error = |source| EngineError::CacheDir {
             path: path.to_owned(),
             source,
         };
-        Dir::create_ambient_dir_all(path, cap_std::ambient_authority()).map_err(io_error)?;
+        crate::trust::create_private_dir(path).map_err(io_error)?;
         let dir = Dir::open_ambient_dir(path, cap_std::ambient_authority()).map_err(io_error)?;
-        #[cfg(unix)]
-        {
-            use cap_std::fs::PermissionsExt;
-            let mode = dir.dir_metadata().map_err(io_error)?.permissions().mode();
-            if mode & 0o022 != 0 {
-                return Err(io_error(std::io::Error::new(
-                    std::io::ErrorKind::PermissionDenied,
-                    format!(
-                        "it is writable by its group or by others (mode {:o}); whoever can write there can run native code in this process, so make it writable by its owner only",
-                        mode & 0o777
-                    ),
-                )));
-            }
-        }
+        crate::trust::check(&dir.dir_metadata().map_err(io_error)?, "it").map_err(io_error)?;
         let mut hasher = Sha256Hasher(Sha256::new());
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut hasher);
         Ok(ComponentCache {
@@ -74,6 +64,19 @@ impl ComponentCache {
     /// is a miss.
     pub(crate) fn load(&self, engine: &wasmtime::Engine, digest: &str) -> Option<Component> {
         let name = self.file_name(digest);
+        match self.dir.symlink_metadata(&name) {
+            Ok(metadata) => {
+                if let Err(error) = crate::trust::check(&metadata, "the cached file") {
+                    tracing::warn!(cache = %self.path.display(), file = name, "not loading a cached policy, compiling it instead: {error}");
+                    return None;
+                }
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(error) => {
+                tracing::warn!(cache = %self.path.display(), file = name, "cannot read a cached policy, compiling it instead: {error}");
+                return None;
+            }
+        }
         let bytes = match self.dir.read(&name) {
             Ok(bytes) => bytes,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return None,
@@ -90,7 +93,8 @@ impl ComponentCache {
         // place whole, so a reader never sees a partial file. The file name
         // is keyed by the SHA-256 of the source component and by the engine's
         // compatibility hash, so it holds the compilation of exactly this
-        // source by an engine like this one. `open` refuses a directory that
+        // source by an engine like this one. `open` refuses a directory, and
+        // this function a file or a symlink, that another user owns or
         // others may write to. The bytes are read into memory rather than
         // mapped (`deserialize_file`), so a file changed after the read
         // cannot change the loaded code.

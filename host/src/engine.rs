@@ -85,9 +85,13 @@ impl Engine {
 
     /// Loads every `*.wasm` file in `dir`, in the order of their names.
     ///
+    /// The directory and each file must belong to the current user or root
+    /// and be writable by their owner only: whoever can write there chooses
+    /// the policies.
+    ///
     /// # Errors
-    /// When `dir` or a file in it cannot be read, `dir` holds no `*.wasm`
-    /// file, or as [`Engine::load_components`].
+    /// When `dir` or a file in it cannot be read or may be written by
+    /// others, `dir` holds no `*.wasm` file, or as [`Engine::load_components`].
     pub fn load_dir(&self, dir: &Path) -> Result<PolicySet, LoadError> {
         let io_error = |source| LoadError::Io {
             path: dir.to_owned(),
@@ -95,13 +99,21 @@ impl Engine {
         };
         let root = cap_std::fs::Dir::open_ambient_dir(dir, cap_std::ambient_authority())
             .map_err(io_error)?;
+        crate::trust::check(&root.dir_metadata().map_err(io_error)?, "it").map_err(io_error)?;
         let mut files: Vec<OsString> = Vec::new();
         for entry in root.entries().map_err(io_error)? {
-            let name = entry.map_err(io_error)?.file_name();
+            let entry = entry.map_err(io_error)?;
+            let name = entry.file_name();
             if Path::new(&name)
                 .extension()
                 .is_some_and(|ext| ext == "wasm")
             {
+                let file_error = |source| LoadError::Io {
+                    path: dir.join(&name),
+                    source,
+                };
+                let metadata = entry.metadata().map_err(file_error)?;
+                crate::trust::check(&metadata, "the file").map_err(file_error)?;
                 files.push(name);
             }
         }

@@ -76,6 +76,7 @@ mod sandbox;
 mod settings;
 mod state;
 mod ticker;
+mod trust;
 
 /// README.md's Rust examples, compiled and run as doc tests so that they stay
 /// true.

@@ -88,6 +88,17 @@ pub enum ReloadError {
 pub fn reload(engine: &Engine, dir: &Path, handle: &PolicyHandle) -> Result<u64, LoadError> {
     let policies = engine.load_dir(dir)?;
     let generation = policies.generation();
+    let previous = handle.current();
+    for dropped in previous
+        .policies()
+        .filter(|old| policies.policies().all(|new| new.name != old.name))
+    {
+        tracing::warn!(
+            policy = dropped.name,
+            generation,
+            "a reload dropped a policy: it no longer decides"
+        );
+    }
     handle.replace(policies);
     Ok(generation)
 }
@@ -110,17 +121,22 @@ pub struct PolicyWatcher {
 impl PolicyWatcher {
     /// Starts watching `dir`: once it has been quiet for `debounce` after a
     /// change, its policies are reloaded into `handle`. The directory itself
-    /// may be replaced (renamed over); its parent is watched for that.
+    /// may be replaced (renamed over), and when `dir` is a symbolic link the
+    /// link may be swapped to another directory (`ln -sfn v2 current.new &&
+    /// mv -T current.new current`): the path is watched as given and
+    /// resolved again after each change.
     pub fn spawn(
         engine: Engine,
         dir: PathBuf,
         handle: Arc<PolicyHandle>,
         debounce: Duration,
     ) -> Result<PolicyWatcher, ReloadError> {
-        let dir = dir.canonicalize().map_err(|source| ReloadError::Watch {
+        let watch_error = |source: std::io::Error| ReloadError::Watch {
             path: dir.clone(),
             source: notify::Error::io(source),
-        })?;
+        };
+        let given = std::path::absolute(&dir).map_err(watch_error)?;
+        let mut resolved = given.canonicalize().map_err(watch_error)?;
         let (sender, signals) = mpsc::channel();
         let events = sender.clone();
         let mut watcher = notify::recommended_watcher(move |event| {
@@ -131,7 +147,7 @@ impl PolicyWatcher {
             path: dir.clone(),
             source,
         })?;
-        watch(&mut watcher, &dir)?;
+        watch(&mut watcher, &given, &resolved)?;
         let status = Arc::new(Mutex::new(ReloadStatus {
             generation: handle.current().generation(),
             ..ReloadStatus::default()
@@ -141,11 +157,20 @@ impl PolicyWatcher {
             .name("portcullis-policy-watcher".into())
             .spawn(move || {
                 let mut watcher = watcher;
-                while wait_for_change(&signals, &dir, debounce) {
-                    if let Err(error) = watch(&mut watcher, &dir) {
+                while wait_for_change(&signals, &given, &resolved, debounce) {
+                    match given.canonicalize() {
+                        Ok(now) if now != resolved => {
+                            tracing::info!(dir = %given.display(), from = %resolved.display(), to = %now.display(), "the policy directory now resolves elsewhere");
+                            resolved = now;
+                        }
+                        Ok(_) => {}
+                        Err(error) => tracing::warn!(%error, dir = %given.display(), "the policy directory cannot be resolved"),
+                    }
+                    if let Err(error) = watch(&mut watcher, &given, &resolved) {
                         tracing::warn!(%error, "re-watching the policy directory failed");
                     }
-                    let outcome = reload(&engine, &dir, &handle);
+                    let dir = &given;
+                    let outcome = reload(&engine, dir, &handle);
                     let mut status = thread_status.lock().unwrap_or_else(PoisonError::into_inner);
                     match outcome {
                         Ok(generation) => {
@@ -193,31 +218,54 @@ impl Drop for PolicyWatcher {
     }
 }
 
-/// Watches `dir` and its parent (to see the directory itself replaced).
-fn watch(watcher: &mut RecommendedWatcher, dir: &Path) -> Result<(), ReloadError> {
+/// Watches the directory `resolved` and its parent (to see it replaced),
+/// and the parent of `given`, the path as the operator gave it (to see a
+/// symbolic link swapped).
+fn watch(
+    watcher: &mut RecommendedWatcher,
+    given: &Path,
+    resolved: &Path,
+) -> Result<(), ReloadError> {
     let error = |source| ReloadError::Watch {
-        path: dir.to_owned(),
+        path: given.to_owned(),
         source,
     };
-    if let Some(parent) = dir.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+    let parents = [given.parent(), resolved.parent()];
+    for parent in parents
+        .into_iter()
+        .flatten()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
         let _ = watcher.unwatch(parent);
         watcher
             .watch(parent, RecursiveMode::NonRecursive)
             .map_err(error)?;
     }
-    let _ = watcher.unwatch(dir);
+    let _ = watcher.unwatch(resolved);
     watcher
-        .watch(dir, RecursiveMode::NonRecursive)
+        .watch(resolved, RecursiveMode::NonRecursive)
         .map_err(error)
 }
 
-/// Blocks until a relevant change to `dir` was followed by `debounce` with
+/// Blocks until a relevant change to `dir`, or to the path `given` that
+/// resolves to it, was followed by `debounce` with
 /// no other relevant change (unrelated activity next to the directory does
 /// not hold a reload back). Returns false when the watcher is stopping.
-fn wait_for_change(signals: &mpsc::Receiver<Signal>, dir: &Path, debounce: Duration) -> bool {
+fn wait_for_change(
+    signals: &mpsc::Receiver<Signal>,
+    given: &Path,
+    dir: &Path,
+    debounce: Duration,
+) -> bool {
+    let is_relevant = |event: &notify::Result<notify::Event>| {
+        is_relevant(event, dir)
+            || event
+                .as_ref()
+                .is_ok_and(|event| event.paths.iter().any(|path| path == given))
+    };
     loop {
         match signals.recv() {
-            Ok(Signal::Changed(event)) if is_relevant(&event, dir) => break,
+            Ok(Signal::Changed(event)) if is_relevant(&event) => break,
             Ok(Signal::Changed(_)) => continue,
             Ok(Signal::Stop) | Err(_) => return false,
         }
@@ -225,7 +273,7 @@ fn wait_for_change(signals: &mpsc::Receiver<Signal>, dir: &Path, debounce: Durat
     let mut quiet_from = Instant::now();
     loop {
         match signals.recv_timeout(debounce.saturating_sub(quiet_from.elapsed())) {
-            Ok(Signal::Changed(event)) if is_relevant(&event, dir) => quiet_from = Instant::now(),
+            Ok(Signal::Changed(event)) if is_relevant(&event) => quiet_from = Instant::now(),
             Ok(Signal::Changed(_)) => continue,
             Err(RecvTimeoutError::Timeout) => return true,
             Ok(Signal::Stop) | Err(RecvTimeoutError::Disconnected) => return false,
@@ -314,5 +362,42 @@ mod tests {
         assert_eq!(status.last_error, None);
         assert!(status.generation > first);
         assert_eq!(handle.generation(), status.generation);
+    }
+
+    /// Red-team finding 14: a `--policies` path that is a symbolic link,
+    /// swapped atomically to another directory, reloads the new one.
+    #[cfg(unix)]
+    #[test]
+    fn a_swapped_symbolic_link_reloads_the_directory_it_now_names() {
+        let root = std::env::temp_dir().join(format!("portcullis-swap-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let policies: Vec<_> = crate::default_policies().collect();
+        for (version, count) in [("v1", policies.len()), ("v2", 2)] {
+            let dir = root.join(version);
+            std::fs::create_dir_all(&dir).unwrap();
+            for (name, component) in policies.iter().take(count) {
+                std::fs::write(dir.join(format!("{name}.wasm")), component).unwrap();
+            }
+        }
+        let current = root.join("current");
+        std::os::unix::fs::symlink("v1", &current).unwrap();
+        let engine = Engine::new(EngineConfig::new()).unwrap();
+        let handle = Arc::new(PolicyHandle::new(engine.load_dir(&current).unwrap()));
+        assert_eq!(handle.current().policies().count(), policies.len());
+        let watcher = PolicyWatcher::spawn(
+            engine,
+            current.clone(),
+            Arc::clone(&handle),
+            Duration::from_millis(20),
+        )
+        .unwrap();
+
+        let next = root.join("current.new");
+        std::os::unix::fs::symlink("v2", &next).unwrap();
+        std::fs::rename(&next, &current).unwrap();
+        let status = wait_until(&watcher, |status| status.reloads >= 1);
+        assert_eq!(status.last_error, None);
+        assert_eq!(handle.current().policies().count(), 2);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

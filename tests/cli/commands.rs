@@ -146,6 +146,73 @@ fn a_cache_directory_others_may_write_to_is_refused() {
     );
 }
 
+/// Red-team findings 6 and 17: a cache directory another user owns is
+/// refused whatever its mode (they could plant native code in it), and the
+/// one portcullis creates is 0700 whatever the umask, so it is accepted.
+#[test]
+fn a_cache_directory_is_created_private_and_one_another_user_owns_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let root = tempfile::tempdir().expect("a directory");
+    let created = root.path().join("new/cache");
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg("umask 002; exec \"$0\" check --cache-dir \"$1\" \"$2\"")
+        .arg(portcullis().get_program())
+        .arg(&created)
+        .arg(workspace().join("examples/events.jsonl"))
+        .output()
+        .expect("portcullis runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mode = std::fs::metadata(&created).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700);
+
+    if std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(root.path()).unwrap()) == 0 {
+        let theirs = root.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let output = portcullis()
+            .arg("check")
+            .arg("--cache-dir")
+            .arg(&theirs)
+            .arg(workspace().join("examples/events.jsonl"))
+            .output()
+            .expect("portcullis runs");
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("owned by user 65534"), "{stderr}");
+    }
+}
+
+/// Red-team finding 14: a policies directory others may write to is refused.
+#[test]
+fn a_policies_directory_others_may_write_to_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().expect("a directory");
+    let policy = workspace().join("policies/c-secrets/target/c-secrets.wasm");
+    std::fs::copy(&policy, dir.path().join("c-secrets.wasm")).expect("the C policy is built");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let output = portcullis()
+        .arg("check")
+        .arg("--policies")
+        .arg(dir.path())
+        .arg(workspace().join("examples/events.jsonl"))
+        .output()
+        .expect("portcullis runs");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("writable by its group or by others"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn settings_a_policy_refuses_stop_check_before_any_decision() {
     let dir = tempfile::tempdir().expect("a directory");

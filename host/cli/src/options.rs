@@ -29,9 +29,15 @@ pub(crate) struct PolicyOptions {
     pub(crate) fail: FailVerdict,
 
     /// Keep compiled policies in this directory, so that a policy is compiled
-    /// once, not at every start. It must be writable by this user only.
+    /// once, not at every start (default: `portcullis` in the user's cache
+    /// directory). It must belong to this user and be writable by this user
+    /// only; it is created 0700.
     #[arg(long, value_name = "DIR", env = "PORTCULLIS_CACHE_DIR")]
     pub(crate) cache_dir: Option<PathBuf>,
+
+    /// Compile the policies at every start instead of caching them.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub(crate) no_cache: bool,
 
     /// Keep policy instances warm and reuse them across decisions (for
     /// policies that are slow to start, e.g. Python or JavaScript). Only for
@@ -59,6 +65,16 @@ pub(crate) enum FailVerdict {
 }
 
 impl PolicyOptions {
+    /// The cache directory: the one given, else the user's default, unless
+    /// `--no-cache`. The second value says whether it is the default.
+    fn cache(&self) -> (Option<PathBuf>, bool) {
+        match (&self.cache_dir, self.no_cache) {
+            (_, true) => (None, false),
+            (Some(dir), false) => (Some(dir.clone()), false),
+            (None, false) => (default_cache_dir(), true),
+        }
+    }
+
     /// The engine configuration these options ask for.
     pub(crate) fn engine_config(&self) -> EngineConfig {
         let reuse = self.reuse_instances || !self.reuse_policy.is_empty();
@@ -68,7 +84,7 @@ impl PolicyOptions {
                 FailVerdict::Deny => Verdict::Deny,
                 FailVerdict::Escalate => Verdict::Escalate,
             })
-            .cache_dir(self.cache_dir.clone())
+            .cache_dir(self.cache().0)
             .instance_reuse(reuse.then(|| InstanceReuse {
                 max_calls: self.reuse_max_calls,
                 policies: (!self.reuse_policy.is_empty()).then(|| self.reuse_policy.clone()),
@@ -78,9 +94,17 @@ impl PolicyOptions {
 
     /// Creates the engine and loads the policies these options name.
     pub(crate) fn load(&self) -> anyhow::Result<(Engine, PolicySet)> {
-        let engine = Engine::new(self.engine_config())
-            .context("cannot start the policy engine")?
-            .with_settings(self.settings()?);
+        let engine = match Engine::new(self.engine_config()) {
+            // The default cache is a convenience: when it cannot be used
+            // (someone else's, or shared), run without it and say why.
+            Err(error @ portcullis::EngineError::CacheDir { .. }) if self.cache().1 => {
+                tracing::warn!(%error, "running without the default cache");
+                Engine::new(self.engine_config().cache_dir(None))
+            }
+            engine => engine,
+        }
+        .context("cannot start the policy engine")?
+        .with_settings(self.settings()?);
         let policies = match &self.policies {
             Some(dir) => engine
                 .load_dir(dir)
@@ -102,4 +126,21 @@ impl PolicyOptions {
         Settings::from_json(&text)
             .with_context(|| format!("{} is not a valid settings file", path.display()))
     }
+}
+
+/// `portcullis` in the user's cache directory: `$XDG_CACHE_HOME`, else
+/// `~/Library/Caches` on macOS and `~/.cache` elsewhere.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| {
+            let home = PathBuf::from(std::env::var_os("HOME")?);
+            Some(if cfg!(target_os = "macos") {
+                home.join("Library/Caches")
+            } else {
+                home.join(".cache")
+            })
+        })?;
+    Some(base.join("portcullis"))
 }

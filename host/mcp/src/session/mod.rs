@@ -175,6 +175,9 @@ pub struct Session {
     server_requests: HashSet<RequestId>,
     proxy_requests: HashMap<RequestId, ProxyRequest>,
     next_id: u64,
+    /// Random, and not the session id: the proxy's request ids are seen by
+    /// both peers, and the session id is nobody's business but the host's.
+    proxy_id_prefix: String,
     approval_timeout: Duration,
     /// Whether a listing of the server's tools has been checked.
     listed: bool,
@@ -215,6 +218,7 @@ impl Session {
             server_requests: HashSet::new(),
             proxy_requests: HashMap::new(),
             next_id: 0,
+            proxy_id_prefix: approval::random_id()[..12].to_owned(),
             approval_timeout: options.approval_timeout,
             listed: false,
             early_calls: Vec::new(),
@@ -654,7 +658,7 @@ impl Session {
             self.next_id += 1;
             let id = RequestId::from_text(&format!(
                 "portcullis-{}-{}",
-                self.context.session, self.next_id
+                self.proxy_id_prefix, self.next_id
             ));
             if !self.pending.contains_key(&id) && !self.server_requests.contains(&id) {
                 return id;

@@ -79,15 +79,38 @@ fn a_call_that_climbs_out_of_the_served_directory_is_denied_with_the_reason() {
     );
 }
 
+/// The audit log, keyed with the operator's key: it verifies, a second
+/// proxy on the same file is refused rather than forking the chain
+/// (conformance 5.5), an edited record is found on its line, and a log cut
+/// short is found by its head (red-team finding 12).
 #[test]
 fn the_audit_log_verifies_and_an_edited_record_is_detected() {
     let root = served("fs-audit");
     let audit = root.join("audit.jsonl");
-    let mut proxy = Proxy::start(
-        &["--audit", audit.to_str().unwrap()],
-        &filesystem_server(&root),
-    );
+    let key = root.join("audit.key");
+    std::fs::write(&key, "a secret of thirty-two bytes, or more, for tests").unwrap();
+    let options = [
+        "--audit",
+        audit.to_str().unwrap(),
+        "--audit-key",
+        key.to_str().unwrap(),
+    ];
+    let mut proxy = Proxy::start(&options, &filesystem_server(&root));
     proxy.initialize(json!({}));
+    let second = Command::new(portcullis_tests::binary::binary())
+        .arg("run")
+        .args(options)
+        .arg("--")
+        .args(filesystem_server(&root))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("being written by another process"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
     let listed = proxy.request("tools/list", json!({}));
     let tools = listed["result"]["tools"].as_array().unwrap().len();
     let allowed = proxy.call_tool("read_text_file", json!({"path": root.join("notes.txt")}));
@@ -115,14 +138,35 @@ fn the_audit_log_verifies_and_an_edited_record_is_detected() {
 
     let verify = |path: &std::path::Path| {
         Command::new(portcullis_tests::binary::binary())
-            .args(["audit", "verify"])
+            .args(["audit", "verify", "--key"])
+            .arg(&key)
             .arg(path)
             .output()
             .unwrap()
     };
     let ok = verify(&audit);
-    assert!(ok.status.success());
-    assert!(String::from_utf8_lossy(&ok.stdout).contains(&format!("{} records", records.len())));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        stdout.contains(&format!("{} records, chain intact, keyed", records.len())),
+        "{stdout}"
+    );
+
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let whole: Vec<&str> = text.lines().collect();
+    std::fs::write(&audit, whole[..whole.len() - 1].join("\n") + "\n").unwrap();
+    let cut = verify(&audit);
+    assert_eq!(cut.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&cut.stderr).contains("removed from the end"),
+        "{}",
+        String::from_utf8_lossy(&cut.stderr)
+    );
+    std::fs::write(&audit, &text).unwrap();
 
     let text = std::fs::read_to_string(&audit).unwrap();
     let mut lines: Vec<&str> = text.lines().collect();

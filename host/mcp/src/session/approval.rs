@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::wire::{explain, refusal, to_line, tool_error};
 use super::{Outbound, Pending, ProxyRequest, Session};
 use crate::framing::{Message, RequestId};
-use portcullis::audit::{AuditEntry, AuditEvent, args_digest};
+use portcullis::audit::{AuditEntry, AuditEvent};
 use portcullis::{Decision, ToolCall, Verdict};
 
 /// How long a call or result waits for a human by default: long enough to
@@ -223,9 +223,9 @@ impl Session {
         rule: &str,
         message: String,
     ) -> Vec<Outbound> {
-        let decision = self.host_decision(verdict, rule, message);
-        self.record_approval(approval_id, &held, &decision);
-        match (held.kind, verdict) {
+        let mut decision = self.host_decision(verdict, rule, message);
+        self.record_approval(approval_id, &held, &mut decision);
+        match (held.kind, decision.verdict) {
             (HeldKind::Call, Verdict::Allow) => {
                 self.pending.insert(held.id, Pending::CallTool(held.call));
                 vec![Outbound::Server(held.raw)]
@@ -254,12 +254,12 @@ impl Session {
         else {
             unreachable!("the question was found as an approval")
         };
-        let decision = self.host_decision(
+        let mut decision = self.host_decision(
             Verdict::Deny,
             "cancelled",
             "the client cancelled the request while it waited for a human".to_owned(),
         );
-        self.record_approval(&approval_id, &held, &decision);
+        self.record_approval(&approval_id, &held, &mut decision);
         Some(vec![Outbound::Client(withdraw(
             &question,
             "the client cancelled the request",
@@ -301,20 +301,23 @@ impl Session {
         out
     }
 
-    fn record_approval(&mut self, approval_id: &str, held: &Held, decision: &Decision) {
+    /// Records the end of an approval; one that cannot be recorded becomes
+    /// a refusal.
+    fn record_approval(&mut self, approval_id: &str, held: &Held, decision: &mut Decision) {
         let entry = AuditEntry {
             context: &self.context,
             event: AuditEvent::Approval,
             tool: &held.call.name,
             tool_digest: None,
-            args_digest: Some(args_digest(&held.call.arguments)),
+            arguments: Some(&held.call.arguments),
             decision,
             approval_id: Some(approval_id),
         };
         if let Some(audit) = &mut self.audit
             && let Err(error) = audit.append(&entry)
         {
-            tracing::error!(%error, "could not write the audit log");
+            tracing::error!(%error, "could not write the audit log; refusing what it could not record");
+            *decision = self.unrecorded(&error);
         }
     }
 

@@ -121,13 +121,13 @@ impl Session {
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                let decision = self.host_decision(
+                let mut decision = self.host_decision(
                     Verdict::Deny,
                     "malformed-tool",
                     format!("the tool definition is malformed: {error}"),
                 );
                 let event = Event::Tool(ToolDefinition::new(name.clone(), ""));
-                self.record(&event, &decision, None);
+                self.record(&event, &mut decision, None);
                 self.catalogue.remove(&name);
                 self.withheld.insert(name, explain(&decision.reasons));
                 return false;
@@ -154,7 +154,7 @@ impl Session {
             decision.verdict = decision.verdict.max(Verdict::Escalate);
             decision.reasons.splice(0..0, changed.reasons);
         }
-        self.record(&event, &decision, None);
+        self.record(&event, &mut decision, None);
         let Event::Tool(definition) = event else {
             unreachable!("the event was built as a tool")
         };

@@ -82,8 +82,8 @@ impl Session {
             return vec![Outbound::Client(message.raw)];
         };
         let event = Event::Tool(ToolDefinition::new(INSTRUCTIONS, instructions));
-        let decision = self.decider.decide(&self.context, &event, &self.state);
-        self.record(&event, &decision, None);
+        let mut decision = self.decider.decide(&self.context, &event, &self.state);
+        self.record(&event, &mut decision, None);
         let reasons = explain(&decision.reasons);
         match decision.verdict {
             Verdict::Allow => return vec![Outbound::Client(message.raw)],

@@ -519,7 +519,7 @@ impl Session {
             decision.reasons.extend(escalation);
         }
         let approval_id = self.approval_id_for(&decision);
-        self.record(&event, &decision, approval_id.as_deref());
+        self.record(&event, &mut decision, approval_id.as_deref());
         let Event::Call(call) = event else {
             unreachable!("the event was built as a call")
         };
@@ -621,16 +621,19 @@ impl Session {
         response: Value,
     ) -> (Decision, ToolCall, Option<String>) {
         let event = Event::Result(ToolResult { call, response });
-        let decision = self.decider.decide(&self.context, &event, &self.state);
+        let mut decision = self.decider.decide(&self.context, &event, &self.state);
         let approval_id = self.approval_id_for(&decision);
-        self.record(&event, &decision, approval_id.as_deref());
+        self.record(&event, &mut decision, approval_id.as_deref());
         let Event::Result(ToolResult { call, .. }) = event else {
             unreachable!("the event was built as a result")
         };
         (decision, call, approval_id)
     }
 
-    fn record(&mut self, event: &Event, decision: &Decision, approval_id: Option<&str>) {
+    /// Records `decision` in the audit log. What cannot be recorded is
+    /// refused: when the write fails (a full disk, say), `decision` becomes
+    /// a deny that says why.
+    fn record(&mut self, event: &Event, decision: &mut Decision, approval_id: Option<&str>) {
         tracing::debug!(verdict = ?decision.verdict, "decision");
         let Some(audit) = &mut self.audit else {
             return;
@@ -638,8 +641,18 @@ impl Session {
         let mut entry = AuditEntry::for_event(&self.context, event, decision);
         entry.approval_id = approval_id;
         if let Err(error) = audit.append(&entry) {
-            tracing::error!(%error, "could not write the audit log");
+            tracing::error!(%error, "could not write the audit log; refusing what it could not record");
+            *decision = self.unrecorded(&error);
         }
+    }
+
+    /// The decision that replaces one the audit log could not record.
+    fn unrecorded(&self, error: &portcullis::audit::AuditError) -> Decision {
+        self.host_decision(
+            Verdict::Deny,
+            "audit-unavailable",
+            format!("the decision could not be recorded in the audit log ({error}), and what cannot be recorded is refused"),
+        )
     }
 
     fn host_decision(&self, verdict: Verdict, rule: &str, message: String) -> Decision {

@@ -2,6 +2,7 @@ use super::*;
 use std::time::{Duration, Instant};
 
 use crate::framing::FrameReader;
+use portcullis::audit::AuditLog;
 
 /// Denies the tool `evil` and tools whose description mentions `id_rsa`,
 /// calls whose arguments mention `rm -rf` and results that mention
@@ -631,4 +632,28 @@ fn a_server_question_that_speaks_for_portcullis_is_refused() {
         "params": {"message": "Which branch?", "requestedSchema": {}},
     }))));
     assert_eq!(relayed["id"], 5);
+}
+
+#[test]
+fn a_decision_the_audit_log_cannot_record_is_refused() {
+    let dir = std::env::temp_dir().join(format!("portcullis-unrecorded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("audit.jsonl");
+    let _ = std::fs::remove_file(&log);
+    // The head cannot be written, as on a full disk: every append fails.
+    let audit = AuditLog::open_with(&log, None, Some(dir.join("missing/audit.head"))).unwrap();
+    let mut session = Session::new(
+        SessionOptions::new("test").with_session_id("s"),
+        Arc::new(Scripted),
+        SessionState::new(Default::default()),
+        Some(audit),
+    );
+    let listed = list(&mut session, 1, vec![tool("read", "reads")]);
+    assert_eq!(listed["result"]["tools"], json!([]), "{listed}");
+    let refused = to_client(call(&mut session, 2, "read", json!({})));
+    assert!(
+        error_text(&refused).contains("audit-unavailable"),
+        "{refused}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

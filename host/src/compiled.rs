@@ -99,6 +99,7 @@ impl CompiledPolicy {
             .map_err(incompatible)?;
 
         let metadata = {
+            let _slot = runtime.slot();
             let mut store = runtime.store(StoreScope {
                 policy: Arc::from(source),
                 state: None,
@@ -181,6 +182,7 @@ impl CompiledPolicy {
         runtime: &Runtime,
         settings: &Arc<str>,
     ) -> Result<(), ConfigureError> {
+        let _slot = runtime.slot();
         let mut store = runtime.store(StoreScope {
             policy: Arc::clone(&self.name),
             state: None,
@@ -255,13 +257,14 @@ impl CompiledPolicy {
         state: PolicyState,
         settings: &Arc<str>,
     ) -> Result<PolicyInstance, PolicyFailure> {
+        let slot = runtime.slot();
         let mut store = runtime.store(StoreScope {
             policy: Arc::clone(&self.name),
             state: Some(state),
             settings: Arc::clone(settings),
         });
         match self.pre.instantiate(&mut store) {
-            Ok(exports) => Ok(PolicyInstance::new(store, exports)),
+            Ok(exports) => Ok(PolicyInstance::new(store, exports, slot)),
             Err(error) => Err(PolicyFailure::classify(
                 &store,
                 &error,

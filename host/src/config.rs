@@ -89,7 +89,8 @@ impl EngineConfig {
 
     /// How many policy instances may exist at once, across all threads that
     /// evaluate: the size of the engine's instance pool. An evaluation that
-    /// finds the pool exhausted fails. Default: 32.
+    /// finds the pool full waits for a place, up to the policy
+    /// [`timeout`](Self::timeout), and fails closed only then. Default: 32.
     pub fn max_instances(mut self, instances: u32) -> EngineConfig {
         self.max_instances = instances;
         self

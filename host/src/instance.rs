@@ -7,6 +7,7 @@
 //! takes milliseconds), so an engine may opt in to [`InstanceReuse`]: a
 //! policy set then keeps instances of those policies warm and reuses them.
 
+use crate::slots::Slot;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -76,15 +77,23 @@ pub(crate) struct PolicyInstance {
     pub(crate) exports: bindings::Policy,
     /// How many calls it has served.
     calls: u32,
+    /// Its place in the instance pool. Fields drop in order: this one goes
+    /// after the store, once the pool has freed the instance.
+    _slot: Option<Slot>,
 }
 
 impl PolicyInstance {
-    /// An instance that has served no call yet.
-    pub(crate) fn new(store: Store<HostState>, exports: bindings::Policy) -> PolicyInstance {
+    /// An instance that has served no call yet, holding `slot`.
+    pub(crate) fn new(
+        store: Store<HostState>,
+        exports: bindings::Policy,
+        slot: Option<Slot>,
+    ) -> PolicyInstance {
         PolicyInstance {
             store,
             exports,
             calls: 0,
+            _slot: slot,
         }
     }
 

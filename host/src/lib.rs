@@ -74,6 +74,7 @@ pub mod reload;
 mod runtime;
 mod sandbox;
 mod settings;
+mod slots;
 mod state;
 mod ticker;
 mod trust;

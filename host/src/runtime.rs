@@ -13,6 +13,7 @@ use crate::config::EngineConfig;
 use crate::error::{EngineError, LoadError};
 use crate::instance::IdleBudget;
 use crate::sandbox::{self, HostState, StoreScope};
+use crate::slots::{InstanceSlots, Slot};
 use crate::ticker::{EpochTicker, TICK};
 
 /// What every clone of an [`Engine`](crate::Engine), and every policy set it
@@ -30,6 +31,8 @@ pub(crate) struct Runtime {
     pub(crate) timeout_ticks: u64,
     /// How many warm instances may be idle, engine-wide.
     pub(crate) idle_budget: Arc<IdleBudget>,
+    /// The instance pool's free places.
+    slots: Arc<InstanceSlots>,
     cache: Option<ComponentCache>,
     _ticker: EpochTicker,
 }
@@ -72,13 +75,28 @@ impl Runtime {
             linker,
             timeout_ticks: u64::try_from(timeout_ticks).unwrap_or(u64::MAX),
             idle_budget: Arc::new(IdleBudget::new(usize::try_from(instances / 2).unwrap_or(0))),
+            slots: InstanceSlots::new(instances),
             config,
             cache,
             _ticker: ticker,
         })
     }
 
-    /// A fresh store for one call into a policy.
+    /// A place in the instance pool for one store, waiting up to the
+    /// policy timeout when the pool is full; `None` when none came (the
+    /// instantiation then fails closed). Keep it until after the store is
+    /// dropped: the pool frees the instance only then, so declare it first.
+    pub(crate) fn slot(&self) -> Option<Slot> {
+        let slot = self.slots.acquire(self.config.timeout);
+        if slot.is_none() {
+            tracing::warn!(
+                "every instance of the pool stayed taken for the policy timeout; this evaluation fails closed"
+            );
+        }
+        slot
+    }
+
+    /// A fresh store for one call into a policy; take its [`slot`](Self::slot) first.
     pub(crate) fn store(&self, scope: StoreScope) -> Store<HostState> {
         sandbox::new_store(
             &self.engine,

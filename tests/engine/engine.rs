@@ -678,3 +678,36 @@ fn idle_instances_never_exhaust_the_instance_pool() -> Result<()> {
     }
     Ok(())
 }
+
+/// Red-team review, pool exhaustion: four times as many evaluations at once
+/// as the pool has instances are all decided; none fails for want of an
+/// instance, since an evaluation waits for a place (up to its timeout).
+#[test]
+fn more_evaluations_at_once_than_instances_all_wait_and_are_decided() -> Result<()> {
+    let instances = 2;
+    let engine = Engine::new(
+        EngineConfig::new()
+            .max_instances(instances)
+            .timeout(Duration::from_secs(5)),
+    )?;
+    let policies = std::sync::Arc::new(engine.load_default_policies()?);
+    let threads: Vec<_> = (0..4 * instances)
+        .map(|index| {
+            let (engine, policies) = (engine.clone(), std::sync::Arc::clone(&policies));
+            std::thread::spawn(move || {
+                let session = SessionState::new(engine.config().get_state_quota());
+                let event = call("run", json!({"command": format!("ls; rm -rf / #{index}")}));
+                (0..3)
+                    .map(|_| policies.evaluate(&ctx("pool"), &event, &session))
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for thread in threads {
+        for decision in thread.join().expect("an evaluating thread") {
+            assert_eq!(decision.verdict, Verdict::Deny, "{decision:#?}");
+            assert!(decision.failed_policies().next().is_none(), "{decision:#?}");
+        }
+    }
+    Ok(())
+}

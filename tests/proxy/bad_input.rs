@@ -86,7 +86,8 @@ fn a_server_crash_answers_pending_requests_and_ends_with_a_failure_code() {
     let notice = proxy.recv();
     assert_eq!(notice["method"], "notifications/message", "{notice}");
     assert_eq!(notice["params"]["level"], "error");
-    assert_eq!(proxy.wait().code(), Some(1));
+    // The server's own exit code is passed on.
+    assert_eq!(proxy.wait().code(), Some(3));
     assert!(
         proxy.stderr().contains("exited unexpectedly"),
         "{}",

@@ -299,6 +299,16 @@ impl Proxy {
         self.stderr.text()
     }
 
+    /// Takes the proxy's stdin, to write to it from another thread.
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin is open")
+    }
+
+    /// The process id of the proxy.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The process's log, to watch from another thread.
     pub fn log(&self) -> Log {
         self.stderr.clone()
@@ -324,7 +334,21 @@ impl Proxy {
 }
 
 impl Drop for Proxy {
+    /// Asks the proxy to stop (SIGTERM, so that it stops its server's
+    /// group too), and kills it if it has not within two seconds.
     fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.child.id().to_string()])
+                .status();
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(2) {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -104,9 +104,29 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Ending::ServerExited { server } if server.success() => Ok(ExitCode::SUCCESS),
         Ending::ServerExited { server } => {
             eprintln!("portcullis: the MCP server exited unexpectedly ({server})");
-            Ok(ExitCode::FAILURE)
+            Ok(exit_code_of(server))
         }
+        // As a shell reports a process ended by a signal.
+        Ending::Stopped { signal, .. } => Ok(ExitCode::from(
+            u8::try_from(128 + signal).unwrap_or(u8::MAX),
+        )),
     }
+}
+
+/// The server's exit code, passed on; 128 + the signal's number when a
+/// signal ended it; 1 when neither can be told.
+fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
+    let code = status
+        .code()
+        .or(signal.map(|signal| 128 + signal))
+        .and_then(|code| u8::try_from(code).ok())
+        .filter(|code| *code != 0)
+        .unwrap_or(1);
+    ExitCode::from(code)
 }
 
 /// Programs that launch a server rather than being one: the server's name

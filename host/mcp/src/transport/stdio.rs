@@ -5,7 +5,7 @@
 use std::ffi::OsString;
 use std::io::{self, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
 use crate::framing::{Frame, FrameReader};
@@ -41,6 +41,14 @@ pub enum Ending {
         /// How the server exited.
         server: ExitStatus,
     },
+    /// The proxy was told to stop by `signal`; the server's group was
+    /// stopped.
+    Stopped {
+        /// The signal's number.
+        signal: i32,
+        /// How the server exited.
+        server: ExitStatus,
+    },
 }
 
 /// Why the relay could not run.
@@ -65,17 +73,29 @@ pub enum RelayError {
     Thread(io::Error),
 }
 
-/// What the reader threads report.
+/// What the reader threads and the signal thread report.
 #[derive(Debug)]
 enum Input {
     Client(Frame),
     ClientClosed,
     Server(Frame),
     ServerClosed,
+    /// The proxy was told to stop (SIGTERM, SIGINT or SIGHUP).
+    Stop(i32),
 }
 
+/// How many frames a reader may have read ahead of the relay. A peer that
+/// writes faster than the other side reads fills this and then waits in its
+/// own write: memory stays bounded whatever the peers do.
+const READ_AHEAD_FRAMES: usize = 16;
+
 /// Runs `session` between the client (`client_in`, `client_out`) and the
-/// server started from `options.command`, until one side goes away.
+/// server started from `options.command`, until one side goes away or the
+/// proxy is told to stop.
+///
+/// The server runs in a process group of its own, and the whole group is
+/// stopped when the relay ends (SIGTERM, then SIGKILL after
+/// `shutdown_grace`), so that nothing it started outlives the proxy.
 pub fn run(
     options: &RelayOptions,
     mut session: Session,
@@ -83,21 +103,24 @@ pub fn run(
     mut client_out: impl Write,
 ) -> Result<Ending, RelayError> {
     let (program, arguments) = options.command.split_first().ok_or(RelayError::NoCommand)?;
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(arguments)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|source| RelayError::Spawn {
-            command: program.clone(),
-            source,
-        })?;
+        .stderr(Stdio::inherit());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let mut child = command.spawn().map_err(|source| RelayError::Spawn {
+        command: program.clone(),
+        source,
+    })?;
     tracing::info!(pid = child.id(), command = ?options.command, "MCP server started");
     let mut server_in = child.stdin.take();
     let server_out = child.stdout.take().expect("the server's stdout is piped");
 
-    let (inputs, received) = mpsc::channel();
+    let (inputs, received) = mpsc::sync_channel(READ_AHEAD_FRAMES);
+    spawn_signal_listener(inputs.clone()).map_err(RelayError::Thread)?;
     spawn_reader(
         "portcullis-client-reader",
         client_in,
@@ -125,26 +148,32 @@ pub fn run(
             let expired = session.on_tick(last_tick);
             send(expired, &mut client_out, &mut server_in);
         }
-        let input = match client_gone {
-            None => match received.recv_timeout(TICK) {
+        // The server's exit is noticed even while a process it started
+        // keeps its stdout open.
+        let exited = child.try_wait().map_err(RelayError::Wait)?.is_some();
+        let input = if exited {
+            Some(Input::ServerClosed)
+        } else {
+            let wait = match client_gone {
+                None => TICK,
+                Some(since) => options
+                    .shutdown_grace
+                    .saturating_sub(since.elapsed())
+                    .min(TICK),
+            };
+            match received.recv_timeout(wait) {
                 Ok(input) => Some(input),
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => None,
-            },
-            Some(since) => {
-                let left = options.shutdown_grace.saturating_sub(since.elapsed());
-                match received.recv_timeout(left) {
-                    Ok(input) => Some(input),
-                    Err(RecvTimeoutError::Timeout) => {
+                Err(RecvTimeoutError::Timeout) => match client_gone {
+                    Some(since) if since.elapsed() >= options.shutdown_grace => {
                         tracing::warn!(
                             "the MCP server did not exit after its input closed; killing it"
                         );
-                        // It may have exited just now; `wait` tells.
-                        let _ = child.kill();
+                        stop_group(&mut child, Duration::ZERO)?;
                         None
                     }
-                    Err(RecvTimeoutError::Disconnected) => None,
-                }
+                    _ => continue,
+                },
+                Err(RecvTimeoutError::Disconnected) => None,
             }
         };
         let outbound = match input {
@@ -156,8 +185,16 @@ pub fn run(
                 server_in = None;
                 continue;
             }
+            Some(Input::Stop(signal)) => {
+                tracing::info!(signal, "told to stop; stopping the MCP server");
+                drop(server_in.take());
+                let server = stop_group(&mut child, options.shutdown_grace)?;
+                return Ok(Ending::Stopped { signal, server });
+            }
             Some(Input::ServerClosed) | None => {
                 let server = wait(&mut child)?;
+                // Whatever the server started goes with it.
+                kill_group(&child, Signal::Kill);
                 if client_gone.is_some() {
                     return Ok(Ending::ClientClosed { server });
                 }
@@ -172,6 +209,72 @@ pub fn run(
             client_gone = Some(Instant::now());
             server_in = None;
         }
+    }
+}
+
+/// The signals a process group is stopped with.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    Term,
+    Kill,
+}
+
+/// Sends `signal` to the server's process group (its descendants too).
+fn kill_group(child: &Child, signal: Signal) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Pid, Signal as Sig, kill_process_group};
+        let signal = match signal {
+            Signal::Term => Sig::TERM,
+            Signal::Kill => Sig::KILL,
+        };
+        if let Some(group) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+            // The group may be gone already: nothing to do then.
+            let _ = kill_process_group(group, signal);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (child, signal);
+}
+
+/// Stops the server's process group: SIGTERM, then SIGKILL when the server
+/// has not exited within `grace`. Returns how the server exited.
+fn stop_group(child: &mut Child, grace: Duration) -> Result<ExitStatus, RelayError> {
+    kill_group(child, Signal::Term);
+    let since = Instant::now();
+    while since.elapsed() < grace {
+        if let Some(status) = child.try_wait().map_err(RelayError::Wait)? {
+            kill_group(child, Signal::Kill);
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    kill_group(child, Signal::Kill);
+    let _ = child.kill();
+    wait(child)
+}
+
+/// Reports SIGTERM, SIGINT and SIGHUP to the relay, which then stops the
+/// server's group: the server, in a group of its own, does not get the
+/// terminal's signals itself.
+fn spawn_signal_listener(inputs: SyncSender<Input>) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+        std::thread::Builder::new()
+            .name("portcullis-signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    let _ = inputs.send(Input::Stop(signal));
+                }
+            })
+            .map(drop)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = inputs;
+        Ok(())
     }
 }
 
@@ -220,7 +323,7 @@ fn spawn_reader(
     name: &str,
     input: impl Read + Send + 'static,
     max_frame_bytes: usize,
-    inputs: Sender<Input>,
+    inputs: SyncSender<Input>,
     frame: fn(Frame) -> Input,
     closed: Input,
 ) -> io::Result<()> {

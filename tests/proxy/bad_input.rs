@@ -105,4 +105,8 @@ fn a_server_that_cannot_start_is_a_clear_error() {
     assert!(output.stdout.is_empty(), "stdout is for the protocol only");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("cannot start the MCP server"), "{stderr}");
+    // Said once, without colour codes (stderr is a pipe here, as in a
+    // client's log file).
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }

@@ -41,6 +41,9 @@ enum Command {
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        // Clients write a server's stderr to log files and panes: colour
+        // codes only for a terminal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -57,8 +60,23 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("portcullis: {error:#}");
+            eprintln!("portcullis: {}", explain(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each said once: an error whose message already
+/// quotes its cause (as `cannot start …: No such file or directory`) does not
+/// get the cause repeated after it.
+fn explain(error: &anyhow::Error) -> String {
+    let mut message = error.to_string();
+    for cause in error.chain().skip(1) {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }

@@ -29,7 +29,8 @@ enum PolicyCommand {
     New {
         /// The directory to create; its name is the policy's name.
         dir: PathBuf,
-        /// Where `portcullis-sdk` is, if not from the registry.
+        /// Where `portcullis-sdk` is (default: the SDK this binary was built
+        /// from; the SDK is not on crates.io yet).
         #[arg(long, value_name = "PATH")]
         sdk: Option<PathBuf>,
     },
@@ -68,14 +69,19 @@ fn new(dir: &Path, sdk: Option<&Path>) -> anyhow::Result<ExitCode> {
     if dir.exists() {
         bail!("{} exists already; choose a new directory", dir.display());
     }
+    let built_from = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../sdk"));
     let sdk = match sdk {
-        Some(path) => {
-            let path = std::fs::canonicalize(path)
-                .with_context(|| format!("finding the SDK at {}", path.display()))?;
-            format!("{{ path = {:?} }}", path.display().to_string())
-        }
-        None => format!("\"{}\"", env!("CARGO_PKG_VERSION")),
+        Some(path) => path,
+        None if built_from.join("Cargo.toml").is_file() => built_from,
+        None => bail!(
+            "portcullis-sdk is not on crates.io yet, and the SDK this binary was built from is not at {}; \
+             give --sdk PATH, the sdk/ directory of a Portcullis checkout",
+            built_from.display()
+        ),
     };
+    let sdk = std::fs::canonicalize(sdk)
+        .with_context(|| format!("finding the SDK at {}", sdk.display()))?;
+    let sdk = format!("{{ path = {:?} }}", sdk.display().to_string());
     let files = [
         (
             "Cargo.toml",

@@ -50,8 +50,10 @@ pub(crate) struct RunArgs {
     /// The longest message accepted from either side, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     max_frame_bytes: usize,
-    /// The MCP server command and its arguments, after `--`.
-    #[arg(last = true, required = true, value_name = "COMMAND")]
+    /// The MCP server command and its arguments: after `--`, or from the
+    /// first argument that is not one of these options (everything from
+    /// there on belongs to the server).
+    #[arg(trailing_var_arg = true, required = true, value_name = "COMMAND")]
     command: Vec<OsString>,
 }
 

@@ -82,12 +82,23 @@ impl Held {
         }
     }
 
-    /// The refusal sent to the client in place of what was held.
-    fn refused(&self, text: &str) -> Vec<u8> {
+    /// The refusal sent to the client in place of what was held, in the
+    /// client's protocol revision (`modern` for 2026-07-28).
+    fn refused(&self, text: &str, modern: bool) -> Vec<u8> {
         match self.kind {
-            HeldKind::Call | HeldKind::ToolResult => tool_error(&self.id, text),
+            HeldKind::Call | HeldKind::ToolResult => tool_error(&self.id, text, modern),
             HeldKind::Answer => refusal(&self.id, text),
         }
+    }
+
+    /// `raw`, answering or asking under `id` instead: a 2026-07-28 client
+    /// retries under a new id.
+    fn readdress(&mut self, id: &RequestId) {
+        if let Ok(mut value) = serde_json::from_slice::<Value>(&self.raw) {
+            value["id"] = id.to_value();
+            self.raw = to_line(&value);
+        }
+        self.id = id.clone();
     }
 }
 
@@ -139,11 +150,19 @@ impl Session {
     ) -> Vec<Outbound> {
         let what = held.what();
         let reasons = explain(&decision.reasons);
-        if !self.client_elicitation {
-            return vec![Outbound::Client(held.refused(&format!(
-                "Portcullis requires human approval for {what} (approval id {approval_id}), \
-                 and this client cannot be asked: {reasons}"
-            )))];
+        let can_ask = if self.modern() {
+            self.modern_elicitation()
+        } else {
+            self.client_elicitation
+        };
+        if !can_ask {
+            return vec![Outbound::Client(held.refused(
+                &format!(
+                    "Portcullis requires human approval for {what} (approval id {approval_id}), \
+                     and this client cannot be asked: {reasons}"
+                ),
+                self.modern(),
+            ))];
         }
         let arguments = match held.kind {
             HeldKind::Call => format!(
@@ -152,29 +171,49 @@ impl Session {
             ),
             HeldKind::ToolResult | HeldKind::Answer => String::new(),
         };
+        let question = json!({
+            "message": format!(
+                "Portcullis needs your approval for {what}{arguments} on server {} \
+                 (approval id {approval_id}). Why: {reasons}",
+                shown_name(&self.context.server),
+            ),
+            "requestedSchema": {
+                "type": "object",
+                "properties": {
+                    "approve": {
+                        "type": "boolean",
+                        "title": "Approve",
+                        "description": format!("Let {what} through"),
+                    },
+                },
+                "required": ["approve"],
+            },
+        });
+        if self.modern() {
+            // 2026-07-28 has no request from the proxy to the client: the
+            // question goes back as the request's result, and the client
+            // asks again with the answer and the state (multi-round-trip).
+            let state = format!("{REQUEST_STATE_PREFIX}{}", random_id());
+            let answer = json!({
+                "jsonrpc": "2.0",
+                "id": held.id.to_value(),
+                "result": {
+                    "resultType": "input_required",
+                    "inputRequests": {
+                        APPROVAL_INPUT: { "method": "elicitation/create", "params": question },
+                    },
+                    "requestState": state,
+                },
+            });
+            self.input_required.insert(state, (approval_id, held));
+            return vec![Outbound::Client(to_line(&answer))];
+        }
         let request_id = self.next_proxy_id();
         let request = json!({
             "jsonrpc": "2.0",
             "id": request_id.to_value(),
             "method": "elicitation/create",
-            "params": {
-                "message": format!(
-                    "Portcullis needs your approval for {what}{arguments} on server {} \
-                     (approval id {approval_id}). Why: {reasons}",
-                    shown_name(&self.context.server),
-                ),
-                "requestedSchema": {
-                    "type": "object",
-                    "properties": {
-                        "approve": {
-                            "type": "boolean",
-                            "title": "Approve",
-                            "description": format!("Let {what} through"),
-                        },
-                    },
-                    "required": ["approve"],
-                },
-            },
+            "params": question,
         });
         self.proxy_requests.insert(
             request_id,
@@ -193,24 +232,46 @@ impl Session {
         held: Held,
         answer: &Message,
     ) -> Vec<Outbound> {
-        let action = answer
-            .value
-            .pointer("/result/action")
-            .and_then(Value::as_str);
-        let approved = action == Some("accept")
-            && answer.value.pointer("/result/content/approve") == Some(&Value::Bool(true));
-        let message = match (approved, action) {
-            (true, _) => "a human approved it".to_owned(),
-            (false, Some("accept")) => "a human answered without approving it".to_owned(),
-            (false, Some(action)) => format!("a human refused it ({action})"),
-            (false, None) => "the approval request failed".to_owned(),
-        };
-        let verdict = if approved {
-            Verdict::Allow
-        } else {
-            Verdict::Deny
-        };
+        let (verdict, message) = human_answer(answer.value.get("result"));
         self.settle(approval_id, held, verdict, "human-approval", message)
+    }
+
+    /// A 2026-07-28 client retried a request with `requestState` `state`:
+    /// when it is the state of a question the proxy asked, the answer in
+    /// `inputResponses` settles what was held. `None` for a state that is
+    /// not the proxy's (the server's own multi-round-trip goes on to it).
+    pub(super) fn on_input_response(
+        &mut self,
+        id: &RequestId,
+        state: &str,
+        retry: &Message,
+    ) -> Option<Vec<Outbound>> {
+        if !state.starts_with(REQUEST_STATE_PREFIX) {
+            return None;
+        }
+        let Some((approval_id, mut held)) = self.input_required.remove(state) else {
+            return Some(vec![Outbound::Client(self.tool_error(
+                id,
+                "Portcullis: this approval is unknown or has expired; make the call again",
+            ))]);
+        };
+        let params = retry.params();
+        let same = held.kind == HeldKind::Answer
+            || (params.get("name").and_then(Value::as_str) == Some(held.call.name.as_str())
+                && params.get("arguments").unwrap_or(&json!({})) == &held.call.arguments);
+        held.readdress(id);
+        if !same {
+            return Some(self.settle(
+                &approval_id,
+                held,
+                Verdict::Deny,
+                "approval-mismatch",
+                "the retried call is not the call the human was asked about".to_owned(),
+            ));
+        }
+        let answer = params.pointer(&format!("/inputResponses/{APPROVAL_INPUT}"));
+        let (verdict, message) = human_answer(answer);
+        Some(self.settle(&approval_id, held, verdict, "human-approval", message))
     }
 
     /// Records the end of an approval and sends what it releases: the held
@@ -233,11 +294,14 @@ impl Session {
             (HeldKind::ToolResult | HeldKind::Answer, Verdict::Allow) => {
                 vec![Outbound::Client(held.raw)]
             }
-            _ => vec![Outbound::Client(held.refused(&format!(
-                "Portcullis refused {} (approval id {approval_id}): {}",
-                shown_name(&held.call.name),
-                explain(&decision.reasons)
-            )))],
+            _ => vec![Outbound::Client(held.refused(
+                &format!(
+                    "Portcullis refused {} (approval id {approval_id}): {}",
+                    shown_name(&held.call.name),
+                    explain(&decision.reasons)
+                ),
+                self.modern(),
+            ))],
         }
     }
 
@@ -267,8 +331,25 @@ impl Session {
     }
 
     /// Refuses everything that has waited for a human past its deadline,
-    /// and withdraws the questions.
+    /// and withdraws the questions. A 2026-07-28 question that expires is
+    /// forgotten: the client's retry then learns that it expired.
     pub(super) fn expire_held(&mut self, now: Instant) -> Vec<Outbound> {
+        let expired_states: Vec<String> = self
+            .input_required
+            .iter()
+            .filter(|(_, (_, held))| held.deadline <= now)
+            .map(|(state, _)| state.clone())
+            .collect();
+        for state in expired_states {
+            if let Some((approval_id, held)) = self.input_required.remove(&state) {
+                let mut decision = self.host_decision(
+                    Verdict::Deny,
+                    "approval-expired",
+                    "no human answered before the approval timed out".to_owned(),
+                );
+                self.record_approval(&approval_id, &held, &mut decision);
+            }
+        }
         let expired: Vec<RequestId> = self
             .proxy_requests
             .iter()
@@ -324,6 +405,34 @@ impl Session {
     pub(super) fn approval_id_for(&mut self, decision: &Decision) -> Option<String> {
         (decision.verdict == Verdict::Escalate).then(random_id)
     }
+}
+
+/// The prefix of the `requestState` of the proxy's own 2026-07-28
+/// questions, which tells them from a server's.
+const REQUEST_STATE_PREFIX: &str = "portcullis-approval-";
+
+/// The key of the proxy's question in `inputRequests`.
+const APPROVAL_INPUT: &str = "portcullis-approval";
+
+/// What a human's answer (an `ElicitResult`, if any) decides, and why.
+fn human_answer(answer: Option<&Value>) -> (Verdict, String) {
+    let action = answer
+        .and_then(|answer| answer.get("action"))
+        .and_then(Value::as_str);
+    let approved = action == Some("accept")
+        && answer.and_then(|answer| answer.pointer("/content/approve")) == Some(&Value::Bool(true));
+    let message = match (approved, action) {
+        (true, _) => "a human approved it".to_owned(),
+        (false, Some("accept")) => "a human answered without approving it".to_owned(),
+        (false, Some(action)) => format!("a human refused it ({action})"),
+        (false, None) => "the approval request failed".to_owned(),
+    };
+    let verdict = if approved {
+        Verdict::Allow
+    } else {
+        Verdict::Deny
+    };
+    (verdict, message)
 }
 
 /// `notifications/cancelled` for the proxy's own question `question`.

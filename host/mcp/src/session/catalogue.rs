@@ -66,10 +66,14 @@ impl Session {
         cursor: Option<&str>,
     ) -> Vec<Outbound> {
         let request_id = self.next_proxy_id();
-        let params = match cursor {
+        let mut params = match cursor {
             Some(cursor) => json!({ "cursor": cursor }),
             None => json!({}),
         };
+        // A 2026-07-28 server answers only requests that say their version.
+        if let Some(meta) = &self.modern_meta {
+            params["_meta"] = Value::Object(meta.clone());
+        }
         let request = json!({
             "jsonrpc": "2.0",
             "id": request_id.to_value(),

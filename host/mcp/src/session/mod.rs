@@ -47,8 +47,8 @@ pub use approval::DEFAULT_APPROVAL_TIMEOUT;
 use approval::{Held, HeldKind};
 use catalogue::CatalogueEntry;
 pub use channels::INSTRUCTIONS;
+use wire::{CLIENT_CAPABILITIES_META, FIRST_MODERN_REVISION, PROTOCOL_VERSION_META, to_line};
 pub use wire::{POLICY_REFUSAL, explain};
-use wire::{to_line, tool_error};
 
 use portcullis::Decider;
 use portcullis::audit::{AuditEntry, AuditLog};
@@ -183,6 +183,13 @@ pub struct Session {
     listed: bool,
     /// Calls that came before any listing, waiting for the proxy's own.
     early_calls: Vec<(RequestId, Message)>,
+    /// Under the 2026-07-28 protocol, the version and client capabilities
+    /// the client's requests carry in `_meta`: the proxy's own requests
+    /// carry them too, and its own results say their `resultType`.
+    modern_meta: Option<serde_json::Map<String, Value>>,
+    /// Calls and results held for a human under the 2026-07-28 protocol,
+    /// by the `requestState` the client echoes when it retries.
+    input_required: HashMap<String, (String, Held)>,
     catalogue: HashMap<String, CatalogueEntry>,
     pins: HashMap<String, String>,
     withheld: HashMap<String, String>,
@@ -222,6 +229,8 @@ impl Session {
             approval_timeout: options.approval_timeout,
             listed: false,
             early_calls: Vec::new(),
+            modern_meta: None,
+            input_required: HashMap::new(),
             catalogue: HashMap::new(),
             pins: HashMap::new(),
             withheld: HashMap::new(),
@@ -266,7 +275,10 @@ impl Session {
                 Vec::new()
             }
             MessageKind::Request { id, method } => match method.as_str() {
-                "tools/call" => self.on_call(id, message),
+                "tools/call" => {
+                    self.note_protocol(&message);
+                    self.on_call(id, message)
+                }
                 "tools/list" => {
                     self.pending.insert(id, Pending::ListTools);
                     vec![Outbound::Server(message.raw)]
@@ -287,6 +299,7 @@ impl Session {
                     vec![Outbound::Server(message.raw)]
                 }
                 _ => {
+                    self.note_protocol(&message);
                     let request = ToolCall {
                         name: method,
                         arguments: message.params().clone(),
@@ -475,6 +488,11 @@ impl Session {
                 "Portcullis: `params.arguments` of tools/call must be an object",
             ))];
         }
+        if let Some(state) = params.get("requestState").and_then(Value::as_str)
+            && let Some(retry) = self.on_input_response(&id, state, &message)
+        {
+            return retry;
+        }
         if !self.listed {
             // Without a listing there is no definition to check, no
             // escalation to apply and no withheld tool to refuse: the call
@@ -528,7 +546,7 @@ impl Session {
                 self.pending.insert(id, Pending::CallTool(call));
                 vec![Outbound::Server(message.raw)]
             }
-            Verdict::Deny => vec![Outbound::Client(tool_error(
+            Verdict::Deny => vec![Outbound::Client(self.tool_error(
                 &id,
                 &format!(
                     "Portcullis denied the call to `{}`: {}",
@@ -545,6 +563,44 @@ impl Session {
                 )
             }
         }
+    }
+
+    /// Remembers the protocol version and client capabilities a 2026-07-28
+    /// request carries in `_meta`.
+    fn note_protocol(&mut self, message: &Message) {
+        let Some(meta) = message.params().get("_meta").and_then(Value::as_object) else {
+            return;
+        };
+        let modern = meta
+            .get(PROTOCOL_VERSION_META)
+            .and_then(Value::as_str)
+            .is_some_and(|version| version >= FIRST_MODERN_REVISION);
+        if modern {
+            let kept = [PROTOCOL_VERSION_META, CLIENT_CAPABILITIES_META]
+                .into_iter()
+                .filter_map(|key| Some((key.to_owned(), meta.get(key)?.clone())))
+                .collect();
+            self.modern_meta = Some(kept);
+        }
+    }
+
+    /// Whether the client speaks the 2026-07-28 protocol (or later).
+    fn modern(&self) -> bool {
+        self.modern_meta.is_some()
+    }
+
+    /// Whether a 2026-07-28 client declared that it answers elicitations.
+    fn modern_elicitation(&self) -> bool {
+        self.modern_meta
+            .as_ref()
+            .and_then(|meta| meta.get(CLIENT_CAPABILITIES_META))
+            .and_then(|capabilities| capabilities.get("elicitation"))
+            .is_some_and(|elicitation| !elicitation.is_null())
+    }
+
+    /// A tool error in the client's protocol revision.
+    fn tool_error(&self, id: &RequestId, text: &str) -> Vec<u8> {
+        wire::tool_error(id, text, self.modern())
     }
 
     /// A listing was checked: the calls that came before it are decided now.
@@ -588,7 +644,7 @@ impl Session {
         let (decision, call, approval_id) = self.decide_result(call, response);
         match decision.verdict {
             Verdict::Allow => vec![Outbound::Client(message.raw)],
-            Verdict::Deny => vec![Outbound::Client(tool_error(
+            Verdict::Deny => vec![Outbound::Client(self.tool_error(
                 &id,
                 &format!(
                     "Portcullis withheld the result of `{}`: {}",

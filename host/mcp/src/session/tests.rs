@@ -657,3 +657,66 @@ fn a_decision_the_audit_log_cannot_record_is_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_task_result_is_checked_like_the_call_result_it_is() {
+    let mut session = session();
+    to_server(session.on_client_frame(frame(json!({
+        "jsonrpc": "2.0", "id": 11, "method": "tasks/result", "params": {"taskId": "t-1"},
+    }))));
+    let withheld = to_client(session.on_server_frame(frame(json!({
+        "jsonrpc": "2.0", "id": 11, "result": {"content": [{"type": "text", "text": "SECRET=1"}]},
+    }))));
+    assert_eq!(withheld["error"]["code"], POLICY_REFUSAL, "{withheld}");
+}
+
+#[test]
+fn under_2026_07_28_refusals_say_their_result_type_and_a_changed_retry_is_refused() {
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+    });
+    let mut session = session();
+    let send = |session: &mut Session, id: u64, params: Value| {
+        session.on_client_frame(frame(json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params,
+        })))
+    };
+    let refused = to_client(send(
+        &mut session,
+        1,
+        json!({"name": "run", "arguments": {"command": "ls; rm -rf /"}, "_meta": meta}),
+    ));
+    assert_eq!(refused["result"]["resultType"], "complete", "{refused}");
+    let asked = to_client(send(
+        &mut session,
+        2,
+        json!({"name": "transfer", "arguments": {"amount": 5}, "_meta": meta}),
+    ));
+    assert_eq!(asked["result"]["resultType"], "input_required", "{asked}");
+    let state = asked["result"]["requestState"].clone();
+    // The retry asks for another call than the one the human saw.
+    let answer = json!({"portcullis-approval": {"action": "accept", "content": {"approve": true}}});
+    let refused = to_client(send(
+        &mut session,
+        3,
+        json!({"name": "transfer", "arguments": {"amount": 5000}, "_meta": meta,
+               "inputResponses": answer, "requestState": state}),
+    ));
+    assert_eq!(refused["id"], 3);
+    assert!(
+        error_text(&refused).contains("approval-mismatch"),
+        "{refused}"
+    );
+    // The state is spent.
+    let again = to_client(send(
+        &mut session,
+        4,
+        json!({"name": "transfer", "arguments": {"amount": 5}, "_meta": meta,
+               "inputResponses": answer, "requestState": state}),
+    ));
+    assert!(
+        error_text(&again).contains("unknown or has expired"),
+        "{again}"
+    );
+}

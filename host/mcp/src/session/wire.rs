@@ -18,16 +18,26 @@ pub fn explain(reasons: &[Reason]) -> String {
 }
 
 /// A `CallToolResult` with `isError: true`: what clients show the model.
-pub(super) fn tool_error(id: &RequestId, text: &str) -> Vec<u8> {
-    to_line(&json!({
-        "jsonrpc": "2.0",
-        "id": id.to_value(),
-        "result": {
-            "content": [{ "type": "text", "text": text }],
-            "isError": true,
-        },
-    }))
+/// Under the 2026-07-28 protocol (`modern`) a result says what it is
+/// (`resultType`), and a client refuses one that does not.
+pub(super) fn tool_error(id: &RequestId, text: &str, modern: bool) -> Vec<u8> {
+    let mut result = json!({
+        "content": [{ "type": "text", "text": text }],
+        "isError": true,
+    });
+    if modern {
+        result["resultType"] = json!("complete");
+    }
+    to_line(&json!({ "jsonrpc": "2.0", "id": id.to_value(), "result": result }))
 }
+
+/// The `_meta` key of the protocol version a 2026-07-28 request carries.
+pub(super) const PROTOCOL_VERSION_META: &str = "io.modelcontextprotocol/protocolVersion";
+/// The `_meta` key of the client capabilities a 2026-07-28 request carries.
+pub(super) const CLIENT_CAPABILITIES_META: &str = "io.modelcontextprotocol/clientCapabilities";
+/// The first protocol revision without an `initialize` handshake, where
+/// every request carries its version and the client's capabilities.
+pub(super) const FIRST_MODERN_REVISION: &str = "2026-07-28";
 
 pub(super) fn to_line(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("JSON values serialize")

@@ -149,3 +149,40 @@ fn a_server_that_does_not_read_stalls_its_direction_not_the_proxys_memory() {
         "the proxy grew from {before} KiB to {after} KiB while the client wrote {sent} bytes"
     );
 }
+
+/// Red-team finding 10: a listing of 100,000 tools is refused at once (over
+/// `--max-tools`) instead of being decided tool by tool while every other
+/// message waits; a ping sent right after it is answered promptly.
+#[test]
+fn a_huge_listing_does_not_hold_other_traffic_back() {
+    let server = vec![
+        "python3".into(),
+        peers_dir().join("big_listing_server.py").into(),
+    ];
+    let mut proxy = Proxy::start(&[], &server);
+    proxy.initialize(json!({}));
+    let listing = proxy.next_id();
+    proxy.send(&json!({"jsonrpc": "2.0", "id": listing, "method": "tools/list"}));
+    let start = Instant::now();
+    let pong = proxy.request("ping", json!({}));
+    assert!(pong.get("result").is_some(), "{pong}");
+    let waited = start.elapsed();
+    // The refusal came first, while the request waited for the ping.
+    let refused = proxy
+        .received
+        .iter()
+        .find(|message| message["id"] == listing)
+        .cloned()
+        .unwrap_or_else(|| proxy.response(listing));
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("more than the limit"),
+        "{refused}"
+    );
+    assert!(
+        waited < Duration::from_secs(10),
+        "the ping waited {waited:?}"
+    );
+}

@@ -11,7 +11,9 @@ use clap::Args;
 use portcullis::SessionState;
 use portcullis::audit::{AuditKey, AuditLog};
 use portcullis::reload::{PolicyHandle, PolicyWatcher};
-use portcullis_mcp::session::{DEFAULT_APPROVAL_TIMEOUT, Session, SessionOptions};
+use portcullis_mcp::session::{
+    DEFAULT_APPROVAL_TIMEOUT, DEFAULT_MAX_LISTED_TOOLS, Session, SessionOptions,
+};
 use portcullis_mcp::transport::stdio::{self as relay, Ending, RelayOptions};
 
 use crate::options::PolicyOptions;
@@ -47,6 +49,14 @@ pub(crate) struct RunArgs {
     /// refused, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_APPROVAL_TIMEOUT.as_secs())]
     approval_timeout: u64,
+    /// Answer a request with an error, and cancel it, when the server has not
+    /// answered it within this many seconds (default: wait as the client does).
+    #[arg(long, value_name = "SECONDS")]
+    request_timeout: Option<u64>,
+    /// Refuse a listing of more tools than this, rather than hold every other
+    /// message back while each is checked.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_LISTED_TOOLS)]
+    max_tools: usize,
     /// The longest message accepted from either side, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = 16 * 1024 * 1024)]
     max_frame_bytes: usize,
@@ -86,7 +96,9 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let server_name = args.name.unwrap_or_else(|| command_name(&args.command));
     let session = Session::new(
         SessionOptions::new(server_name)
-            .with_approval_timeout(Duration::from_secs(args.approval_timeout)),
+            .with_approval_timeout(Duration::from_secs(args.approval_timeout))
+            .with_request_timeout(args.request_timeout.map(Duration::from_secs))
+            .with_max_listed_tools(args.max_tools),
         handle,
         SessionState::new(state_quota),
         audit,

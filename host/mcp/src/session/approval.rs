@@ -288,7 +288,7 @@ impl Session {
         self.record_approval(approval_id, &held, &mut decision);
         match (held.kind, decision.verdict) {
             (HeldKind::Call, Verdict::Allow) => {
-                self.pending.insert(held.id, Pending::CallTool(held.call));
+                self.await_answer(held.id, Pending::CallTool(held.call));
                 vec![Outbound::Server(held.raw)]
             }
             (HeldKind::ToolResult | HeldKind::Answer, Verdict::Allow) => {

@@ -40,6 +40,17 @@ impl Session {
             };
             return self.on_answer(id.clone(), message, request);
         };
+        if tools.len() > self.max_listed_tools {
+            tracing::warn!(%id, tools = tools.len(), "a listing over the limit was refused");
+            return vec![Outbound::Client(super::wire::refusal(
+                id,
+                &format!(
+                    "Portcullis: the server listed {} tools, more than the limit of {} (--max-tools); the listing was refused unchecked",
+                    tools.len(),
+                    self.max_listed_tools
+                ),
+            ))];
+        }
         let keep = self.check_tools(tools);
         if keep.iter().all(|&keep| keep) {
             return vec![Outbound::Client(message.raw)];
@@ -94,6 +105,7 @@ impl Session {
             .value
             .pointer("/result/tools")
             .and_then(Value::as_array)
+            .filter(|tools| tools.len() <= self.max_listed_tools)
         {
             self.check_tools(tools);
             if let Some(cursor) = answer
@@ -104,7 +116,9 @@ impl Session {
                 return self.refresh_tools(notification, Some(cursor));
             }
         } else {
-            tracing::warn!("the server did not list its tools when the proxy asked");
+            tracing::warn!(
+                "the server did not list its tools when the proxy asked, or listed more than the limit"
+            );
         }
         let mut out: Vec<Outbound> = notification.into_iter().map(Outbound::Client).collect();
         out.extend(self.release_early_calls());

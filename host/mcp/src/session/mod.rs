@@ -136,7 +136,19 @@ pub struct SessionOptions {
     /// How long a call or result waits for a human's approval before it is
     /// refused ([`DEFAULT_APPROVAL_TIMEOUT`]).
     pub approval_timeout: Duration,
+    /// How long the server may take to answer a request before the proxy
+    /// answers it with an error and cancels it; `None` (the default) waits
+    /// as long as the client does.
+    pub request_timeout: Option<Duration>,
+    /// The most tools one listing may hold ([`DEFAULT_MAX_LISTED_TOOLS`]).
+    /// A longer one is refused rather than decided tool by tool, which
+    /// would hold every other message back for as long.
+    pub max_listed_tools: usize,
 }
+
+/// The default [`SessionOptions::max_listed_tools`]: ten times the largest
+/// real servers (about a hundred tools), and checked in well under a second.
+pub const DEFAULT_MAX_LISTED_TOOLS: usize = 1000;
 
 impl SessionOptions {
     /// Options for a new session with a fresh id of 128 bits from the
@@ -146,7 +158,24 @@ impl SessionOptions {
             session_id: approval::random_id(),
             server_name: server_name.into(),
             approval_timeout: DEFAULT_APPROVAL_TIMEOUT,
+            request_timeout: None,
+            max_listed_tools: DEFAULT_MAX_LISTED_TOOLS,
         }
+    }
+
+    /// The same options, answering for a server that has not answered a
+    /// request within `timeout`.
+    #[must_use]
+    pub fn with_request_timeout(mut self, timeout: Option<Duration>) -> SessionOptions {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// The same options, refusing listings of more than `max` tools.
+    #[must_use]
+    pub fn with_max_listed_tools(mut self, max: usize) -> SessionOptions {
+        self.max_listed_tools = max;
+        self
     }
 
     /// The same options, with the session id `session_id`.
@@ -179,6 +208,11 @@ pub struct Session {
     /// both peers, and the session id is nobody's business but the host's.
     proxy_id_prefix: String,
     approval_timeout: Duration,
+    request_timeout: Option<Duration>,
+    /// When each pending request stops waiting, with a request timeout.
+    /// Entries of answered requests are dropped at the next tick.
+    deadlines: HashMap<RequestId, Instant>,
+    max_listed_tools: usize,
     /// Whether a listing of the server's tools has been checked.
     listed: bool,
     /// Calls that came before any listing, waiting for the proxy's own.
@@ -227,6 +261,9 @@ impl Session {
             next_id: 0,
             proxy_id_prefix: approval::random_id()[..12].to_owned(),
             approval_timeout: options.approval_timeout,
+            request_timeout: options.request_timeout,
+            deadlines: HashMap::new(),
+            max_listed_tools: options.max_listed_tools,
             listed: false,
             early_calls: Vec::new(),
             modern_meta: None,
@@ -280,7 +317,7 @@ impl Session {
                     self.on_call(id, message)
                 }
                 "tools/list" => {
-                    self.pending.insert(id, Pending::ListTools);
+                    self.await_answer(id, Pending::ListTools);
                     vec![Outbound::Server(message.raw)]
                 }
                 "initialize" => {
@@ -295,7 +332,7 @@ impl Session {
                             .unwrap_or_default();
                         self.context.client = Some(Client::new(name, version));
                     }
-                    self.pending.insert(id, Pending::Initialize);
+                    self.await_answer(id, Pending::Initialize);
                     vec![Outbound::Server(message.raw)]
                 }
                 _ => {
@@ -305,7 +342,7 @@ impl Session {
                         arguments: message.params().clone(),
                         tool: None,
                     };
-                    self.pending.insert(id, Pending::Request(request));
+                    self.await_answer(id, Pending::Request(request));
                     vec![Outbound::Server(message.raw)]
                 }
             },
@@ -543,7 +580,7 @@ impl Session {
         };
         match decision.verdict {
             Verdict::Allow => {
-                self.pending.insert(id, Pending::CallTool(call));
+                self.await_answer(id, Pending::CallTool(call));
                 vec![Outbound::Server(message.raw)]
             }
             Verdict::Deny => vec![Outbound::Client(self.tool_error(
@@ -633,10 +670,44 @@ impl Session {
         vec![Outbound::Server(message.raw)]
     }
 
-    /// Time passed: what waited for a human past its deadline is refused.
-    /// The transport calls this about once a second.
+    /// Time passed: what waited for a human past its deadline is refused,
+    /// and so is a request the server left unanswered past the request
+    /// timeout (the server is told to cancel it). The transport calls this
+    /// about once a second.
     pub fn on_tick(&mut self, now: Instant) -> Vec<Outbound> {
-        self.expire_held(now)
+        let mut out = self.expire_held(now);
+        let pending = &self.pending;
+        self.deadlines.retain(|id, _| pending.contains_key(id));
+        let late: Vec<RequestId> = self
+            .deadlines
+            .iter()
+            .filter(|(_, deadline)| **deadline <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in late {
+            self.deadlines.remove(&id);
+            self.pending.remove(&id);
+            tracing::warn!(%id, "the server did not answer in time; the request was answered with an error");
+            out.push(Outbound::Client(error_response(
+                &id.to_value(),
+                SERVER_EXITED,
+                "Portcullis: the MCP server did not answer within the request timeout",
+            )));
+            out.push(Outbound::Server(to_line(&json!({
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": { "requestId": id.to_value(), "reason": "the request timed out" },
+            }))));
+        }
+        out
+    }
+
+    /// Waits for the server's answer to request `id`.
+    fn await_answer(&mut self, id: RequestId, pending: Pending) {
+        if let Some(timeout) = self.request_timeout {
+            self.deadlines.insert(id.clone(), Instant::now() + timeout);
+        }
+        self.pending.insert(id, pending);
     }
 
     fn on_call_result(&mut self, id: RequestId, message: Message, call: ToolCall) -> Vec<Outbound> {

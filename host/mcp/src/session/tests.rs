@@ -720,3 +720,32 @@ fn under_2026_07_28_refusals_say_their_result_type_and_a_changed_retry_is_refuse
         "{again}"
     );
 }
+
+#[test]
+fn a_request_the_server_leaves_unanswered_past_the_timeout_is_answered_and_cancelled() {
+    let mut session = Session::new(
+        SessionOptions::new("test")
+            .with_session_id("s")
+            .with_request_timeout(Some(Duration::from_secs(1))),
+        Arc::new(Scripted),
+        SessionState::new(Default::default()),
+        None,
+    );
+    to_server(session.on_client_frame(frame(json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}))));
+    assert!(session.on_tick(Instant::now()).is_empty());
+    let out = session.on_tick(Instant::now() + Duration::from_secs(2));
+    let [Outbound::Client(answer), Outbound::Server(cancel)] = out.as_slice() else {
+        panic!("{out:?}")
+    };
+    assert_eq!(parse(answer)["id"], 3);
+    assert!(
+        parse(answer)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("request timeout")
+    );
+    assert_eq!(parse(cancel)["params"]["requestId"], 3);
+    // The late answer is dropped: the request had its one answer.
+    let late = session.on_server_frame(frame(json!({"jsonrpc": "2.0", "id": 3, "result": {}})));
+    assert!(late.is_empty(), "{late:?}");
+}

@@ -12,7 +12,7 @@ app = MCPServer("notes")
 
 @app.tool()
 def add(a: int, b: int) -> int:
-    """Adds two numbers."""
+    """Sums a and b."""
     return a + b
 
 

@@ -123,13 +123,7 @@ impl Session {
         method: &str,
         message: Message,
     ) -> Vec<Outbound> {
-        let call = ToolCall {
-            name: method.to_owned(),
-            arguments: json!({}),
-            tool: None,
-        };
-        let params = message.params().clone();
-        let (decision, _, _) = self.decide_result(call, params);
+        let decision = self.decide_server_message(method, &message);
         if decision.verdict == Verdict::Allow {
             return vec![Outbound::Client(message.raw)];
         }
@@ -164,13 +158,7 @@ impl Session {
                     .to_owned(),
             );
         }
-        let call = ToolCall {
-            name: method.to_owned(),
-            arguments: json!({}),
-            tool: None,
-        };
-        let params = message.params().clone();
-        let (decision, _, _) = self.decide_result(call, params);
+        let decision = self.decide_server_message(method, &message);
         if decision.verdict != Verdict::Allow {
             return refuse(format!(
                 "Portcullis refused the server's `{method}` request: {}",
@@ -186,6 +174,20 @@ impl Session {
 /// as the description of a tool of that name. It has a space, so no tool
 /// can be called by it.
 pub const INSTRUCTIONS: &str = "server instructions";
+
+impl Session {
+    /// Decides a server's own notification or request `method` as the
+    /// result of a call of that name, with no arguments: its params are
+    /// what the model or the human would read.
+    fn decide_server_message(&mut self, method: &str, message: &Message) -> portcullis::Decision {
+        let call = ToolCall {
+            name: method.to_owned(),
+            arguments: json!({}),
+            tool: None,
+        };
+        self.decide_result(call, message.params().clone()).0
+    }
+}
 
 /// What the policies read of a response: its `result`, or its `error`
 /// under `error` (an error's message reaches the model too).

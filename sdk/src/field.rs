@@ -77,7 +77,7 @@ fn string_at(document: &Value, pointer: &str) -> Option<String> {
     if let Some(member) = pointer.strip_suffix(KEY_SUFFIX) {
         document.pointer(member)?;
         let token = &member[member.rfind('/')? + 1..];
-        return Some(token.replace("~1", "/").replace("~0", "~"));
+        return Some(unescape(token));
     }
     document.pointer(pointer)?.as_str().map(str::to_owned)
 }

@@ -76,11 +76,9 @@ pub fn tool_fields<'a>(tool: &ToolText<'a>) -> Vec<TextField<'a>> {
     ];
     string_leaves(tool.input_schema, "/inputSchema", &mut fields);
     string_leaves(tool.annotations, "/annotations", &mut fields);
-    let mut path = String::new();
     for (key, member) in tool.other {
-        push_escaped(&mut path, key);
-        let prefix = format!("/{path}");
-        path.clear();
+        let mut prefix = String::from("/");
+        push_escaped(&mut prefix, key);
         string_leaves(member, &prefix, &mut fields);
     }
     fields

@@ -346,7 +346,8 @@ fn parse(raw: Vec<u8>) -> Frame {
 /// The members of a JSON-RPC message.
 const ENVELOPE: [&str; 6] = ["jsonrpc", "id", "method", "params", "result", "error"];
 
-/// The members of a request's `params` that the proxy reads, in MCP.
+/// The members of a request's `params` that the proxy reads, in MCP. Both
+/// lists are in lowercase, as [`strict::case_variant`] expects.
 const PARAMS: [&str; 6] = [
     "name",
     "arguments",

@@ -96,8 +96,9 @@ impl<'de> Visitor<'de> for StrictVisitor {
 
 /// The first member name of `object` that a case-insensitive reader would
 /// take for another: for one of `protocol` (the members the proxy reads at
-/// this level) while it is not exactly that member, or for another member
-/// of the same object. Returns the name and what it would be read as.
+/// this level, spelled in lowercase, as the protocol spells them) while it
+/// is not exactly that member, or for another member of the same object.
+/// Returns the name and what it would be read as.
 pub(super) fn case_variant<'a>(
     object: &'a Map<String, Value>,
     protocol: &[&'a str],
@@ -107,7 +108,7 @@ pub(super) fn case_variant<'a>(
         let folded = fold(name);
         if let Some(member) = protocol
             .iter()
-            .find(|member| **member != name && fold(member) == folded)
+            .find(|member| **member != name && **member == folded)
         {
             return Some((name, member));
         }

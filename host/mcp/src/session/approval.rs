@@ -40,6 +40,17 @@ pub(super) enum HeldKind {
     Answer,
 }
 
+impl HeldKind {
+    /// A refusal of what this kind holds, answering request `id`: a tool
+    /// error for a call or its result, a JSON-RPC error for another answer.
+    pub(super) fn refusal(self, id: &RequestId, text: &str, modern: bool) -> Vec<u8> {
+        match self {
+            HeldKind::Call | HeldKind::ToolResult => tool_error(id, text, modern),
+            HeldKind::Answer => refusal(id, text),
+        }
+    }
+}
+
 /// Something held until a human answers.
 #[derive(Debug)]
 pub(super) struct Held {
@@ -85,10 +96,7 @@ impl Held {
     /// The refusal sent to the client in place of what was held, in the
     /// client's protocol revision (`modern` for 2026-07-28).
     fn refused(&self, text: &str, modern: bool) -> Vec<u8> {
-        match self.kind {
-            HeldKind::Call | HeldKind::ToolResult => tool_error(&self.id, text, modern),
-            HeldKind::Answer => refusal(&self.id, text),
-        }
+        self.kind.refusal(&self.id, text, modern)
     }
 
     /// `raw`, answering or asking under `id` instead: a 2026-07-28 client

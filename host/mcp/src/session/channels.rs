@@ -23,7 +23,7 @@
 
 use serde_json::{Value, json};
 
-use super::approval::{Held, HeldKind};
+use super::approval::HeldKind;
 use super::wire::{explain, notice, to_line};
 use super::{Outbound, Session};
 use crate::framing::{INVALID_REQUEST, Message, RequestId, error_response};
@@ -38,33 +38,7 @@ impl Session {
         message: Message,
         request: ToolCall,
     ) -> Vec<Outbound> {
-        let response = answer_of(&message.value);
-        let (decision, call, approval_id) = self.decide_result(request, response);
-        match decision.verdict {
-            Verdict::Allow => vec![Outbound::Client(message.raw)],
-            Verdict::Deny => vec![Outbound::Client(super::wire::refusal(
-                &id,
-                &format!(
-                    "Portcullis withheld the answer to `{}`: {}",
-                    call.name,
-                    explain(&decision.reasons)
-                ),
-            ))],
-            Verdict::Escalate => {
-                let held = Held::new(
-                    HeldKind::Answer,
-                    id,
-                    message.raw,
-                    call,
-                    self.approval_timeout,
-                );
-                self.escalate(
-                    approval_id.expect("an escalation has an approval id"),
-                    held,
-                    &decision,
-                )
-            }
-        }
+        self.on_checked_answer(HeldKind::Answer, id, message, request)
     }
 
     /// The server answered `initialize`: its `instructions` go into the

@@ -711,26 +711,37 @@ impl Session {
     }
 
     fn on_call_result(&mut self, id: RequestId, message: Message, call: ToolCall) -> Vec<Outbound> {
+        self.on_checked_answer(HeldKind::ToolResult, id, message, call)
+    }
+
+    /// Decides the server's answer to `call` (a tool call, or another
+    /// request named by its method) and sends it on, refuses it in the shape
+    /// `kind` answers with, or holds it for a human.
+    fn on_checked_answer(
+        &mut self,
+        kind: HeldKind,
+        id: RequestId,
+        message: Message,
+        call: ToolCall,
+    ) -> Vec<Outbound> {
         let response = channels::answer_of(&message.value);
         let (decision, call, approval_id) = self.decide_result(call, response);
         match decision.verdict {
             Verdict::Allow => vec![Outbound::Client(message.raw)],
-            Verdict::Deny => vec![Outbound::Client(self.tool_error(
-                &id,
-                &format!(
-                    "Portcullis withheld the result of `{}`: {}",
+            Verdict::Deny => {
+                let what = match kind {
+                    HeldKind::Answer => "answer to",
+                    HeldKind::Call | HeldKind::ToolResult => "result of",
+                };
+                let text = format!(
+                    "Portcullis withheld the {what} `{}`: {}",
                     call.name,
                     explain(&decision.reasons)
-                ),
-            ))],
-            Verdict::Escalate => {
-                let held = Held::new(
-                    HeldKind::ToolResult,
-                    id,
-                    message.raw,
-                    call,
-                    self.approval_timeout,
                 );
+                vec![Outbound::Client(kind.refusal(&id, &text, self.modern()))]
+            }
+            Verdict::Escalate => {
+                let held = Held::new(kind, id, message.raw, call, self.approval_timeout);
                 self.escalate(
                     approval_id.expect("an escalation has an approval id"),
                     held,

@@ -143,14 +143,15 @@ pub fn run(
     let mut client_gone: Option<Instant> = None;
     let mut last_tick = Instant::now();
     loop {
+        let mut exited = false;
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             let expired = session.on_tick(last_tick);
             send(expired, &mut client_out, &mut server_in);
+            // Once a tick, not per message: the server's exit is noticed
+            // even while a process it started keeps its stdout open.
+            exited = child.try_wait().map_err(RelayError::Wait)?.is_some();
         }
-        // The server's exit is noticed even while a process it started
-        // keeps its stdout open.
-        let exited = child.try_wait().map_err(RelayError::Wait)?.is_some();
         let input = if exited {
             Some(Input::ServerClosed)
         } else {

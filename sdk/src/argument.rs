@@ -66,6 +66,7 @@ const CODE_QUALIFIERS: &[&str] = &["source", "src", "to", "run", "execute", "exe
 const FILE_BODY_WORDS: &[&str] = &[
     "content", "contents", "text", "data", "body", "new", "old", "edits", "patch", "diff", "file",
 ];
+const PATCH_WORDS: &[&str] = &["patch", "patches", "diff", "diffs"];
 const FILE_WRITE_WORDS: &[&str] = &[
     "write", "edit", "create", "save", "patch", "put", "append", "upload", "replace", "insert",
     "push", "commit",
@@ -193,10 +194,12 @@ impl ArgumentKind {
             && key_words
                 .iter()
                 .all(|w| CODE_WORDS.contains(&w.as_str()) || CODE_QUALIFIERS.contains(&w.as_str()));
+        // A patch or a diff edits files whatever the tool is called.
+        let patch = has(&key_words, PATCH_WORDS);
         let file_body = has(&key_words, FILE_BODY_WORDS)
             && has(&tool_words, FILE_WRITE_WORDS)
             && tool_words.iter().any(|w| w == "file" || w == "files");
-        if code_key || file_body || describes(CODE_DESCRIPTIONS) {
+        if code_key || patch || file_body || describes(CODE_DESCRIPTIONS) {
             return ArgumentKind::Code;
         }
         let starts_like_sql = value
@@ -246,6 +249,17 @@ mod tests {
         );
         assert_eq!(kind("exec", "shellCmd", "ls"), ArgumentKind::Command);
         assert_eq!(kind("ping_host", "host", "localhost"), ArgumentKind::Value);
+    }
+
+    #[test]
+    fn a_patch_or_a_diff_is_file_content_whatever_the_tool_is_called() {
+        let patch = "@@ -1 +1 @@\n-make\n+make && make check";
+        assert_eq!(kind("apply_patch", "patch", patch), ArgumentKind::Code);
+        assert_eq!(
+            kind("propose_change", "unified_diff", patch),
+            ArgumentKind::Code
+        );
+        assert_eq!(kind("checkout", "branch", "main; id"), ArgumentKind::Value);
     }
 
     #[test]

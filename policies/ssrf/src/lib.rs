@@ -280,6 +280,19 @@ mod tests {
     }
 
     #[test]
+    fn a_scheme_with_nothing_after_it_is_not_a_url() {
+        let text = "*** Update File: notes/todo.md\nfile: see below";
+        assert_eq!(
+            rules(&check("apply_patch", json!({ "patch": text }))),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            rules(&check("fetch", json!({ "url": "file:/etc/passwd" }))),
+            ["protocol-smuggling"]
+        );
+    }
+
+    #[test]
     fn a_url_nested_in_another_is_followed() {
         let outcome = check(
             "fetch",

@@ -106,9 +106,10 @@ fn url_candidates(text: &str) -> Vec<&str> {
         c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '`' | '(' | ')' | ',' | ';')
     }) {
         let lower = token.to_ascii_lowercase();
+        // A scheme and nothing after it (`File:` heading a line) names no resource.
         if SCHEMES_WITHOUT_SLASHES
             .iter()
-            .any(|scheme| lower.starts_with(scheme))
+            .any(|scheme| lower.starts_with(scheme) && lower.len() > scheme.len())
         {
             found.push(token);
             continue;

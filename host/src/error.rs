@@ -207,4 +207,11 @@ pub enum EventError {
         /// The type it must have.
         expected: &'static str,
     },
+    /// An event record lacks the member its kind needs (`tool`, `call`,
+    /// `result`).
+    #[error("the event needs `{0}`")]
+    MissingMember(&'static str),
+    /// An event record's `kind` is none of the three.
+    #[error("unknown kind {0:?}: expected tool_description, tool_call or tool_result")]
+    UnknownKind(String),
 }

@@ -272,6 +272,47 @@ pub enum Event {
 }
 
 impl Event {
+    /// Reads an event in the JSON of a `portcullis check` line and of the
+    /// decision server's API: `{"kind": "tool_description", "tool": {…}}`,
+    /// `{"kind": "tool_call", "call": {"name", "arguments"}}` or
+    /// `{"kind": "tool_result", "call": {…}, "result": {"content", …}}`.
+    /// Other members (an `id`, labels) are ignored.
+    ///
+    /// # Errors
+    /// When the kind is unknown or the member it needs is missing or
+    /// malformed.
+    pub fn from_record(record: &Value) -> Result<Event, EventError> {
+        let member = |name: &'static str| {
+            record
+                .get(name)
+                .filter(|value| !value.is_null())
+                .ok_or(EventError::MissingMember(name))
+        };
+        let call = || -> Result<ToolCall, EventError> {
+            let call = member("call")?;
+            let name = call
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or(EventError::MissingMember("call.name"))?;
+            Ok(ToolCall {
+                name: name.to_owned(),
+                arguments: call.get("arguments").cloned().unwrap_or(Value::Null),
+                tool: None,
+            })
+        };
+        match record.get("kind").and_then(Value::as_str) {
+            Some("tool_description") => Ok(Event::Tool(ToolDefinition::from_mcp(member("tool")?)?)),
+            Some("tool_call") => Ok(Event::Call(call()?)),
+            Some("tool_result") => Ok(Event::Result(ToolResult {
+                call: call()?,
+                response: member("result")?.clone(),
+            })),
+            other => Err(EventError::UnknownKind(
+                other.map(str::to_owned).unwrap_or_default(),
+            )),
+        }
+    }
+
     /// The kind of the event, which decides the policies that see it.
     pub fn kind(&self) -> EventKind {
         match self {
@@ -359,5 +400,33 @@ mod tests {
             ToolDefinition::from_mcp(&json!(["t"])),
             Err(EventError::NotAnObject)
         ));
+    }
+
+    #[test]
+    fn records_of_each_kind_are_read_and_incomplete_ones_say_what_is_missing() {
+        let call = json!({ "name": "fetch", "arguments": { "url": "https://a.example" } });
+        let Ok(Event::Call(read)) =
+            Event::from_record(&json!({ "kind": "tool_call", "call": call }))
+        else {
+            panic!("a call");
+        };
+        assert_eq!(read.arguments["url"], "https://a.example");
+        let result = json!({ "kind": "tool_result", "call": call, "result": { "content": [] } });
+        assert!(matches!(Event::from_record(&result), Ok(Event::Result(_))));
+        let tool = json!({ "kind": "tool_description", "tool": { "name": "t" } });
+        assert!(matches!(Event::from_record(&tool), Ok(Event::Tool(_))));
+
+        assert_eq!(
+            Event::from_record(&json!({ "kind": "tool_result", "call": call })),
+            Err(EventError::MissingMember("result"))
+        );
+        assert_eq!(
+            Event::from_record(&json!({ "kind": "tool_call", "call": {} })),
+            Err(EventError::MissingMember("call.name"))
+        );
+        assert_eq!(
+            Event::from_record(&json!({ "kind": "call" })),
+            Err(EventError::UnknownKind("call".into()))
+        );
     }
 }

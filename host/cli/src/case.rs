@@ -3,29 +3,24 @@
 
 use std::io::BufRead;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use portcullis::{
-    Context, Decision, Event, PolicySet, SessionState, StateQuota, ToolCall, ToolDefinition,
-    ToolResult, Verdict,
+    Context, Decision, Event, PolicySet, SessionState, StateQuota, ToolDefinition, Verdict,
 };
 use serde::Deserialize;
 use serde_json::Value;
 
-/// One case, as read from a line.
+/// One case, as read from a line: an event record (see
+/// [`Event::from_record`]) and what labels it.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Case {
     /// The case's identifier, echoed in the output.
     pub(crate) id: Value,
-    /// `tool_description`, `tool_call` or `tool_result`.
-    pub(crate) kind: String,
-    /// The tool definition, for `tool_description`.
-    pub(crate) tool: Option<Value>,
+    /// The line itself, read as an event when the case is decided.
+    #[serde(skip)]
+    record: Value,
     /// The definition the tool had before, for a rug pull: decided first, in the same session.
     pub(crate) previous_tool: Option<Value>,
-    /// The call, for `tool_call` and `tool_result`: `{name, arguments}`.
-    pub(crate) call: Option<CallCase>,
-    /// The result the server returned, for `tool_result`: `{content, ...}`.
-    pub(crate) result: Option<Value>,
     /// The server the tool belongs to.
     pub(crate) server: Option<String>,
     /// The tenant the case's session belongs to, for per-tenant settings.
@@ -40,16 +35,6 @@ pub(crate) struct Case {
     pub(crate) expect: Option<Verdict>,
     /// A rule that must be among the reasons of a policy test case.
     pub(crate) expect_rule: Option<String>,
-}
-
-/// The call of a `tool_call` case.
-#[derive(Debug, Deserialize)]
-pub(crate) struct CallCase {
-    /// The tool called.
-    pub(crate) name: String,
-    /// Its arguments.
-    #[serde(default)]
-    pub(crate) arguments: Value,
 }
 
 impl Case {
@@ -71,44 +56,12 @@ impl Case {
             context = context.with_tenant(tenant);
         }
         let session = SessionState::new(StateQuota::default());
-        let event = match self.kind.as_str() {
-            "tool_description" => {
-                let tool = self
-                    .tool
-                    .as_ref()
-                    .context("a tool_description case needs `tool`")?;
-                if let Some(previous) = &self.previous_tool {
-                    let previous = ToolDefinition::from_mcp(previous).context("`previous_tool`")?;
-                    policies.evaluate(&context, &Event::Tool(previous), &session);
-                }
-                Event::Tool(ToolDefinition::from_mcp(tool).context("`tool`")?)
-            }
-            "tool_call" => Event::Call(self.tool_call()?),
-            "tool_result" => Event::Result(ToolResult {
-                call: self.tool_call()?,
-                response: self
-                    .result
-                    .clone()
-                    .context("a tool_result case needs `result`")?,
-            }),
-            other => {
-                bail!("unknown kind {other:?}: expected tool_description, tool_call or tool_result")
-            }
-        };
+        let event = Event::from_record(&self.record)?;
+        if let (Some(previous), Event::Tool(_)) = (&self.previous_tool, &event) {
+            let previous = ToolDefinition::from_mcp(previous).context("`previous_tool`")?;
+            policies.evaluate(&context, &Event::Tool(previous), &session);
+        }
         Ok(policies.evaluate(&context, &event, &session))
-    }
-
-    /// The case's call, to a tool the session has not seen listed.
-    fn tool_call(&self) -> anyhow::Result<ToolCall> {
-        let call = self
-            .call
-            .as_ref()
-            .with_context(|| format!("a {} case needs `call`", self.kind))?;
-        Ok(ToolCall {
-            name: call.name.clone(),
-            arguments: call.arguments.clone(),
-            tool: None,
-        })
     }
 }
 
@@ -124,9 +77,13 @@ pub(crate) fn read_cases(
         .map(|(index, line)| (index + 1, line))
         .filter(|(_, line)| line.as_ref().map_or(true, |line| !line.trim().is_empty()))
         .map(|(number, line)| {
-            let case = line
-                .context("reading the line")
-                .and_then(|line| serde_json::from_str(&line).context("parsing the line as a case"));
+            let case = line.context("reading the line").and_then(|line| {
+                let record: Value =
+                    serde_json::from_str(&line).context("parsing the line as JSON")?;
+                let mut case = Case::deserialize(&record).context("reading the line as a case")?;
+                case.record = record;
+                Ok(case)
+            });
             (number, case)
         })
 }

@@ -7,4 +7,5 @@
 
 pub mod binary;
 pub mod mcp;
+pub mod serve;
 pub mod wat_policy;

@@ -6,10 +6,12 @@
 mod audit;
 mod case;
 mod check;
+mod hook;
 mod options;
 mod policy;
 mod report;
 mod run;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -33,6 +35,13 @@ enum Command {
     Policy(policy::Args),
     /// Run an MCP server (stdio) behind the policy proxy.
     Run(run::RunArgs),
+    /// Answer an agent runtime's tool hook (Claude Code, Cursor, Codex,
+    /// Gemini CLI): reads the hook's JSON on stdin, prints the runtime's
+    /// decision. Uses `portcullis serve` when it runs, for session state.
+    Hook(hook::HookArgs),
+    /// Serve decisions locally, for hooks and other clients, keeping each
+    /// session's state: a Unix socket, and optionally loopback HTTP.
+    Serve(serve::ServeArgs),
     /// Work with audit logs.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -55,6 +64,8 @@ fn main() -> ExitCode {
         Command::Report(args) => report::run(args),
         Command::Policy(args) => policy::run(args),
         Command::Run(args) => run::run(args),
+        Command::Hook(args) => hook::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Audit(command) => audit::run(command),
     };
     match result {
@@ -69,7 +80,7 @@ fn main() -> ExitCode {
 /// The error and its causes, each said once: an error whose message already
 /// quotes its cause (as `cannot start …: No such file or directory`) does not
 /// get the cause repeated after it.
-fn explain(error: &anyhow::Error) -> String {
+pub(crate) fn explain(error: &anyhow::Error) -> String {
     let mut message = error.to_string();
     for cause in error.chain().skip(1) {
         let text = cause.to_string();

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use portcullis::audit::{AuditKey, AuditLog};
 use portcullis::{Engine, EngineConfig, InstanceReuse, PolicySet, Settings, Verdict};
 
 /// Where policies come from and how they run.
@@ -125,6 +126,40 @@ impl PolicyOptions {
             .with_context(|| format!("cannot read the settings file {}", path.display()))?;
         Settings::from_json(&text)
             .with_context(|| format!("{} is not a valid settings file", path.display()))
+    }
+}
+
+/// Where decisions are recorded.
+#[derive(Debug, Args)]
+pub(crate) struct AuditOptions {
+    /// Append a hash-chained record of every decision to this JSONL file
+    /// (created 0600; its head goes to `FILE.head`). A decision that cannot
+    /// be recorded is refused.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<PathBuf>,
+    /// Key the audit chain with the secret in this file (32 bytes or more),
+    /// so that whoever can edit the log cannot rewrite it undetected.
+    #[arg(long, value_name = "FILE", env = "PORTCULLIS_AUDIT_KEY_FILE")]
+    audit_key: Option<PathBuf>,
+}
+
+impl AuditOptions {
+    /// Opens the audit log these options name, if any.
+    pub(crate) fn open(&self) -> anyhow::Result<Option<AuditLog>> {
+        let key = self
+            .audit_key
+            .as_deref()
+            .map(AuditKey::from_file)
+            .transpose()?;
+        self.audit
+            .as_deref()
+            .map(|path| {
+                let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+                tracing::info!(audit = %path.display(), "writing the audit log");
+                AuditLog::open_with(&path, key, None)
+            })
+            .transpose()
+            .context("cannot open the audit log")
     }
 }
 

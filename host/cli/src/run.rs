@@ -1,22 +1,19 @@
 //! `portcullis run`: the MCP stdio proxy.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use clap::Args;
 use portcullis::SessionState;
-use portcullis::audit::{AuditKey, AuditLog};
 use portcullis::reload::{PolicyHandle, PolicyWatcher};
 use portcullis_mcp::session::{
     DEFAULT_APPROVAL_TIMEOUT, DEFAULT_MAX_LISTED_TOOLS, Session, SessionOptions,
 };
 use portcullis_mcp::transport::stdio::{self as relay, Ending, RelayOptions};
 
-use crate::options::PolicyOptions;
+use crate::options::{AuditOptions, PolicyOptions};
 
 /// How long the policy directory must be quiet after a change before it is reloaded.
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
@@ -31,15 +28,8 @@ pub(crate) struct RunArgs {
     /// and reloaded on change.
     #[command(flatten)]
     policy: PolicyOptions,
-    /// Append a hash-chained record of every decision to this JSONL file
-    /// (created 0600; its head goes to `FILE.head`). A decision that cannot
-    /// be recorded is refused.
-    #[arg(long, value_name = "FILE")]
-    audit: Option<PathBuf>,
-    /// Key the audit chain with the secret in this file (32 bytes or more),
-    /// so that whoever can edit the log cannot rewrite it undetected.
-    #[arg(long, value_name = "FILE", env = "PORTCULLIS_AUDIT_KEY_FILE")]
-    audit_key: Option<PathBuf>,
+    #[command(flatten)]
+    audit: AuditOptions,
     /// The server's name in decisions, approval questions and audit
     /// records (default: the package the command runs, such as
     /// `server-filesystem` for `npx -y @modelcontextprotocol/server-filesystem`).
@@ -78,21 +68,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .policies
         .map(|dir| PolicyWatcher::spawn(engine.clone(), dir, Arc::clone(&handle), RELOAD_DEBOUNCE))
         .transpose()?;
-    let audit_key = args
-        .audit_key
-        .as_deref()
-        .map(AuditKey::from_file)
-        .transpose()?;
-    let audit = args
-        .audit
-        .as_deref()
-        .map(|path| {
-            let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-            tracing::info!(audit = %path.display(), "writing the audit log");
-            AuditLog::open_with(&path, audit_key, None)
-        })
-        .transpose()
-        .context("cannot open the audit log")?;
+    let audit = args.audit.open()?;
     let server_name = args.name.unwrap_or_else(|| command_name(&args.command));
     let session = Session::new(
         SessionOptions::new(server_name)

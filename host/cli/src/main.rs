@@ -6,11 +6,13 @@
 mod audit;
 mod case;
 mod check;
+mod clients;
 mod hook;
 mod options;
 mod policy;
 mod report;
 mod run;
+mod scan;
 mod serve;
 
 use std::process::ExitCode;
@@ -39,6 +41,10 @@ enum Command {
     /// Gemini CLI): reads the hook's JSON on stdin, prints the runtime's
     /// decision. Uses `portcullis serve` when it runs, for session state.
     Hook(hook::HookArgs),
+    /// Start every stdio server the MCP clients here are configured with
+    /// (Claude Desktop, Claude Code, Cursor, VS Code, Windsurf), list its
+    /// tools and decide each; exits 1 when one is denied or escalated.
+    Scan(scan::ScanArgs),
     /// Serve decisions locally, for hooks and other clients, keeping each
     /// session's state: a Unix socket, and optionally loopback HTTP.
     Serve(serve::ServeArgs),
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Hook(args) => hook::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Scan(args) => scan::run(args),
         Command::Audit(command) => audit::run(command),
     };
     match result {

@@ -43,7 +43,7 @@ impl ClientName {
 
     /// The member of the configuration that holds the servers: VS Code
     /// calls it `servers`, the others `mcpServers`.
-    fn servers_key(self) -> &'static str {
+    pub(crate) fn servers_key(self) -> &'static str {
         match self {
             ClientName::Vscode => "servers",
             _ => "mcpServers",
@@ -53,8 +53,17 @@ impl ClientName {
     /// The client's configuration files on this system, for a user whose
     /// home is `home`, working in the project `project`; those that exist.
     pub(crate) fn config_files(self, home: &Path, project: &Path) -> Vec<PathBuf> {
+        self.config_candidates(home, project)
+            .into_iter()
+            .filter(|path| path.is_file())
+            .collect()
+    }
+
+    /// Where the client looks for its configuration, whether or not the
+    /// files are there.
+    pub(crate) fn config_candidates(self, home: &Path, project: &Path) -> Vec<PathBuf> {
         let config_dir = config_dir(home);
-        let candidates = match self {
+        let mut candidates = match self {
             ClientName::ClaudeDesktop => vec![config_dir.join("Claude/claude_desktop_config.json")],
             ClientName::ClaudeCode => vec![home.join(".claude.json"), project.join(".mcp.json")],
             ClientName::Cursor => vec![
@@ -67,19 +76,16 @@ impl ClientName {
             ],
             ClientName::Windsurf => vec![home.join(".codeium/windsurf/mcp_config.json")],
         };
-        let mut files: Vec<PathBuf> = candidates
-            .into_iter()
-            .filter(|path| path.is_file())
-            .collect();
-        files.dedup();
-        files
+        // A project in the home directory has the home's files.
+        candidates.dedup();
+        candidates
     }
 
     /// The servers configured in `path`.
     ///
     /// # Errors
-    /// When the file cannot be read or is not JSON (VS Code allows
-    /// comments, which are not read).
+    /// When the file cannot be read or is not JSON (comments and trailing
+    /// commas, which VS Code allows, are read).
     pub(crate) fn servers(self, path: &Path) -> anyhow::Result<Vec<ServerEntry>> {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
@@ -93,6 +99,28 @@ impl ClientName {
             .map(|(name, entry)| ServerEntry::read(name, entry))
             .collect();
         Ok(servers)
+    }
+}
+
+/// Where a client keeps its hooks, and in which format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HookFormat {
+    /// Claude Code's `settings.json`: `hooks.PreToolUse[]` of matcher groups.
+    ClaudeCode,
+    /// Cursor's `hooks.json`: `version` and `hooks.beforeShellExecution[]`…
+    Cursor,
+}
+
+impl ClientName {
+    /// The user's hook file of a client that runs hooks.
+    pub(crate) fn hook_file(self, home: &Path) -> Option<(PathBuf, HookFormat)> {
+        match self {
+            ClientName::ClaudeCode => {
+                Some((home.join(".claude/settings.json"), HookFormat::ClaudeCode))
+            }
+            ClientName::Cursor => Some((home.join(".cursor/hooks.json"), HookFormat::Cursor)),
+            _ => None,
+        }
     }
 }
 

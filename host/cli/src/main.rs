@@ -8,6 +8,7 @@ mod case;
 mod check;
 mod clients;
 mod hook;
+mod install;
 mod options;
 mod policy;
 mod report;
@@ -45,6 +46,12 @@ enum Command {
     /// (Claude Desktop, Claude Code, Cursor, VS Code, Windsurf), list its
     /// tools and decide each; exits 1 when one is denied or escalated.
     Scan(scan::ScanArgs),
+    /// Put every stdio server a client is configured with behind
+    /// `portcullis run`, and add the hooks for clients that run them;
+    /// shows the change and asks first, and keeps the originals.
+    Install(install::InstallArgs),
+    /// Restore the configuration `install` changed, byte for byte.
+    Uninstall(install::UninstallArgs),
     /// Serve decisions locally, for hooks and other clients, keeping each
     /// session's state: a Unix socket, and optionally loopback HTTP.
     Serve(serve::ServeArgs),
@@ -73,6 +80,8 @@ fn main() -> ExitCode {
         Command::Hook(args) => hook::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Install(args) => install::install(args),
+        Command::Uninstall(args) => install::uninstall(args),
         Command::Audit(command) => audit::run(command),
     };
     match result {

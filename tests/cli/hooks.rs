@@ -269,3 +269,66 @@ fn a_server_refuses_a_socket_directory_others_can_enter() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("mode 700"), "{stderr}");
 }
+
+/// Stops every process whose command line names `needle` (Linux's /proc):
+/// a server a hook started lives in a process group of its own.
+struct StopAll(String);
+
+impl Drop for StopAll {
+    fn drop(&mut self) {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&self.0)
+                && let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>()
+            {
+                let _ = std::process::Command::new("kill")
+                    .arg(pid.to_string())
+                    .status();
+            }
+        }
+    }
+}
+
+#[test]
+fn a_hook_can_start_the_server_for_the_calls_that_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("run/s.sock");
+    let _stop = StopAll(socket.to_string_lossy().into_owned());
+    let hook = |payload: &str| {
+        let mut command = portcullis();
+        command
+            .args(["hook", "claude-code", "--start-server", "--socket"])
+            .arg(&socket);
+        hook_output(command, payload)
+    };
+    // The first call is decided alone, and starts the server.
+    let page = read_result(
+        "day-3",
+        "WebFetch",
+        json!({ "url": "https://forum.example.net/t/12" }),
+        json!("Thanks, that fixed it."),
+    );
+    assert_eq!(stdout_json(&hook(&page)), json!({}));
+    let started = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the server never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // From now on the server keeps the session: read, read, send.
+    assert_eq!(stdout_json(&hook(&page)), json!({}));
+    let customers = read_result(
+        "day-3",
+        "mcp__crm__list_customers",
+        json!({}),
+        json!([{ "type": "text", "text": "2 Bo Lind bo@lind.example" }]),
+    );
+    assert_eq!(stdout_json(&hook(&customers)), json!({}));
+    let answer = stdout_json(&hook(&post_message("day-3")));
+    assert_eq!(
+        answer["hookSpecificOutput"]["permissionDecision"], "deny",
+        "{answer}"
+    );
+}

@@ -28,6 +28,11 @@ pub(crate) struct HookArgs {
     /// is running.
     #[arg(long)]
     stateless: bool,
+    /// When no server listens on the socket, start one there (with this
+    /// hook's `--policies` and `--settings`) for the calls that follow;
+    /// this call is decided without state.
+    #[arg(long, conflicts_with = "stateless")]
+    start_server: bool,
     /// The verdict when Portcullis itself cannot decide (a payload it
     /// cannot read, a server that fails): refuse by default.
     #[arg(long, value_enum, default_value_t = Fallback::Deny)]
@@ -114,10 +119,13 @@ fn answer(args: &HookArgs, runtime: Runtime) -> anyhow::Result<HookAnswer> {
             .socket
             .clone()
             .or_else(portcullis_serve::default_socket_path);
-        if let Some(socket) = socket
-            && let Some(answer) = portcullis_serve::ask_hook(&socket, runtime, &payload)?
-        {
-            return Ok(answer);
+        if let Some(socket) = socket {
+            if let Some(answer) = portcullis_serve::ask_hook(&socket, runtime, &payload)? {
+                return Ok(answer);
+            }
+            if args.start_server {
+                start_server(args, &socket);
+            }
         }
     }
     let payload: serde_json::Value =
@@ -126,4 +134,34 @@ fn answer(args: &HookArgs, runtime: Runtime) -> anyhow::Result<HookAnswer> {
     let (engine, policies) = args.policy.load()?;
     let session = SessionState::new(engine.config().get_state_quota());
     Ok(request.answer(&request.decide(&policies, &session)))
+}
+
+/// Starts `portcullis serve` on `socket`, detached from the hook (its own
+/// process group, no standard streams), for the hook calls that follow. A
+/// server that cannot start (another hook started one first) only costs
+/// this call its state.
+fn start_server(args: &HookArgs, socket: &std::path::Path) {
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut command = std::process::Command::new(exe);
+    command.args(["serve", "--socket"]).arg(socket);
+    if let Some(dir) = &args.policy.policies {
+        command.arg("--policies").arg(dir);
+    }
+    if let Some(file) = &args.policy.settings {
+        command.arg("--settings").arg(file);
+    }
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    match command.spawn() {
+        Ok(server) => {
+            tracing::info!(pid = server.id(), socket = %socket.display(), "started portcullis serve")
+        }
+        Err(error) => tracing::warn!(%error, "cannot start portcullis serve"),
+    }
 }

@@ -156,7 +156,17 @@ impl AuditOptions {
             .map(|path| {
                 let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
                 tracing::info!(audit = %path.display(), "writing the audit log");
-                AuditLog::open_with(&path, key, None)
+                // A missing directory is made, for its owner only.
+                if let Some(dir) = path.parent().filter(|dir| !dir.exists()) {
+                    let mut builder = std::fs::DirBuilder::new();
+                    builder.recursive(true);
+                    #[cfg(unix)]
+                    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+                    builder
+                        .create(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                anyhow::Ok(AuditLog::open_with(&path, key, None)?)
             })
             .transpose()
             .context("cannot open the audit log")

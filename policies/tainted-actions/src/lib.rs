@@ -14,11 +14,11 @@
 //! | event | label it adds |
 //! |-------|---------------|
 //! | a result of a tool that reads the web, mail, chat, tickets, reviews, shared documents or calendars, or was called with a URL | `untrusted-content` |
-//! | a result of a tool that reads files, mail, contacts, customers, records, accounts… | `private-data` |
+//! | a result of a tool that reads files, mail, contacts, customers, records, accounts…, or of a read given a local path (an agent's own file reads) | `private-data` |
 //!
 //! | rule | when | verdict (settings) |
 //! |------|------|--------------------|
-//! | `lethal-trifecta` | an outbound call (send, post, share, upload…) after `untrusted-content` and `private-data` or `secret-seen` | deny (`trifecta`) |
+//! | `lethal-trifecta` | an outbound call (send, post, share, upload…, or a shell command that runs a network client: `curl`, `nc`, `scp` to a host, `git push`) after `untrusted-content` and `private-data` or `secret-seen` | deny (`trifecta`) |
 //! | `tainted-action` | a high-impact call (money, access, locks, deletion, messages, a `destructiveHint` tool) after `untrusted-content` | escalate (`after-untrusted`) |
 
 mod classify;

@@ -242,7 +242,7 @@ fn the_http_api_wants_its_token_and_decides_batches() {
         "session": "s-1", "server": "fetch", "tenant": "acme",
         "events": [
             { "kind": "tool_call", "call": { "name": "fetch", "arguments": { "url": "https://docs.example.org/" } } },
-            { "kind": "tool_call", "call": { "name": "fetch", "arguments": { "url": "http://169.254.169.254/latest/" } } },
+            { "kind": "tool_call", "call": { "name": "fetch", "arguments": { "url": "http://169.254.169.254/metadata/instance?api-version=2021-02-01" } } },
         ],
     });
     let (status, body) = http(

@@ -158,12 +158,7 @@ impl AuditOptions {
                 tracing::info!(audit = %path.display(), "writing the audit log");
                 // A missing directory is made, for its owner only.
                 if let Some(dir) = path.parent().filter(|dir| !dir.exists()) {
-                    let mut builder = std::fs::DirBuilder::new();
-                    builder.recursive(true);
-                    #[cfg(unix)]
-                    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-                    builder
-                        .create(dir)
+                    portcullis_serve::create_private_dir(dir)
                         .with_context(|| format!("cannot create {}", dir.display()))?;
                 }
                 anyhow::Ok(AuditLog::open_with(&path, key, None)?)
@@ -173,19 +168,7 @@ impl AuditOptions {
     }
 }
 
-/// `portcullis` in the user's cache directory: `$XDG_CACHE_HOME`, else
-/// `~/Library/Caches` on macOS and `~/.cache` elsewhere.
+/// `portcullis` in the user's cache directory.
 fn default_cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .filter(|path| path.is_absolute())
-        .or_else(|| {
-            let home = PathBuf::from(std::env::var_os("HOME")?);
-            Some(if cfg!(target_os = "macos") {
-                home.join("Library/Caches")
-            } else {
-                home.join(".cache")
-            })
-        })?;
-    Some(base.join("portcullis"))
+    Some(portcullis_serve::user_cache_dir()?.join("portcullis"))
 }

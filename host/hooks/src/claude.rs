@@ -9,10 +9,10 @@
 //! Codex, and a withheld result is a `block` whose reason Codex shows the
 //! model in the result's place.
 
-use portcullis::{Decision, Event, ToolCall, ToolResult, Verdict};
+use portcullis::{Decision, ToolCall, Verdict};
 use serde_json::{Value, json};
 
-use crate::payload::{HookError, Payload, arguments, mcp_tool, tool_result};
+use crate::payload::{HookError, Payload, arguments, call_or_result, mcp_tool};
 use crate::response::{refusal_without_asking, summary, withheld};
 use crate::{HookAnswer, HookPoint, HookRequest, Runtime};
 
@@ -40,13 +40,7 @@ pub(crate) fn read(runtime: Runtime, payload: &Value) -> Result<HookRequest, Hoo
         arguments: built_in_arguments(runtime, tool, arguments(fields.value("tool_input"))),
         tool: None,
     };
-    let event = match point {
-        HookPoint::BeforeCall => Event::Call(call),
-        HookPoint::AfterCall => Event::Result(ToolResult {
-            call,
-            response: tool_result(fields.value("tool_response")),
-        }),
-    };
+    let event = call_or_result(point, call, fields.value("tool_response"));
     Ok(HookRequest {
         runtime,
         hook_event: hook_event.to_owned(),

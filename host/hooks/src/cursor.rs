@@ -6,7 +6,7 @@
 use portcullis::{Decision, Event, ToolCall, ToolResult, Verdict};
 use serde_json::{Value, json};
 
-use crate::payload::{HookError, Payload, arguments, tool_result};
+use crate::payload::{HookError, Payload, arguments, call_or_result, tool_result};
 use crate::response::{refusal_without_asking, summary};
 use crate::{HookAnswer, HookPoint, HookRequest, Runtime};
 
@@ -26,15 +26,12 @@ pub(crate) fn read(payload: &Value) -> Result<HookRequest, HookError> {
                 }),
                 tool: None,
             };
-            let (point, event) = if hook_event == "beforeShellExecution" {
-                (HookPoint::BeforeCall, Event::Call(call))
+            let point = if hook_event == "beforeShellExecution" {
+                HookPoint::BeforeCall
             } else {
-                let response = tool_result(fields.value("output"));
-                (
-                    HookPoint::AfterCall,
-                    Event::Result(ToolResult { call, response }),
-                )
+                HookPoint::AfterCall
             };
+            let event = call_or_result(point, call, fields.value("output"));
             (point, "shell".to_owned(), BUILT_IN.to_owned(), vec![event])
         }
         "beforeMCPExecution" | "afterMCPExecution" => {
@@ -44,16 +41,13 @@ pub(crate) fn read(payload: &Value) -> Result<HookRequest, HookError> {
                 arguments: arguments(fields.value("tool_input")),
                 tool: None,
             };
-            let (point, event) = if hook_event == "beforeMCPExecution" {
-                (HookPoint::BeforeCall, Event::Call(call))
+            let point = if hook_event == "beforeMCPExecution" {
+                HookPoint::BeforeCall
             } else {
-                let output = fields.value("result_json").map(parse_json_text);
-                let response = tool_result(output.as_ref());
-                (
-                    HookPoint::AfterCall,
-                    Event::Result(ToolResult { call, response }),
-                )
+                HookPoint::AfterCall
             };
+            let output = fields.value("result_json").map(parse_json_text);
+            let event = call_or_result(point, call, output.as_ref());
             (point, name, server, vec![event])
         }
         // The path is a call (a secret store?), the content a result the

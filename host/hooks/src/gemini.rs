@@ -3,10 +3,10 @@
 //! is refused. A refused result is replaced by the reason, which is what
 //! the model reads.
 
-use portcullis::{Decision, Event, ToolCall, ToolResult, Verdict};
+use portcullis::{Decision, ToolCall, Verdict};
 use serde_json::{Value, json};
 
-use crate::payload::{HookError, Payload, arguments, mcp_tool, tool_result};
+use crate::payload::{HookError, Payload, arguments, call_or_result, mcp_tool};
 use crate::response::{refusal_without_asking, withheld};
 use crate::{HookAnswer, HookPoint, HookRequest, Runtime};
 
@@ -42,13 +42,7 @@ pub(crate) fn read(payload: &Value) -> Result<HookRequest, HookError> {
         arguments: arguments(fields.value("tool_input")),
         tool: None,
     };
-    let event = match point {
-        HookPoint::BeforeCall => Event::Call(call),
-        HookPoint::AfterCall => Event::Result(ToolResult {
-            call,
-            response: tool_result(fields.value("tool_response")),
-        }),
-    };
+    let event = call_or_result(point, call, fields.value("tool_response"));
     Ok(HookRequest {
         runtime: Runtime::Gemini,
         hook_event: hook_event.to_owned(),

@@ -18,7 +18,7 @@
 //! let payload = json!({
 //!     "session_id": "5f0c", "hook_event_name": "PreToolUse",
 //!     "tool_name": "WebFetch",
-//!     "tool_input": { "url": "http://169.254.169.254/latest/meta-data/" },
+//!     "tool_input": { "url": "http://169.254.169.254/openstack/latest/meta_data.json" },
 //! });
 //!
 //! let request = HookRequest::read(Runtime::ClaudeCode, &payload)?;

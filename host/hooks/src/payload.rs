@@ -1,7 +1,10 @@
 //! Reading the fields of a hook payload, and the shapes runtimes share:
 //! MCP tool names and tool results.
 
+use portcullis::{Event, ToolCall, ToolResult};
 use serde_json::{Map, Value, json};
+
+use crate::HookPoint;
 
 /// Why a hook payload could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -107,6 +110,18 @@ pub(crate) fn tool_result(output: Option<&Value>) -> Value {
             Value::Object(result.clone())
         }
         Some(other) => json!({ "content": [], "structuredContent": other }),
+    }
+}
+
+/// The event a hook at `point` decides: the call before the tool runs, the
+/// call with the tool's `output` after.
+pub(crate) fn call_or_result(point: HookPoint, call: ToolCall, output: Option<&Value>) -> Event {
+    match point {
+        HookPoint::BeforeCall => Event::Call(call),
+        HookPoint::AfterCall => Event::Result(ToolResult {
+            call,
+            response: tool_result(output),
+        }),
     }
 }
 

@@ -14,7 +14,7 @@ def policies():
 
 
 def test_a_call_to_cloud_metadata_is_denied_with_its_reason(policies):
-    decision = policies.evaluate(portcullis.tool_call("fetch", {"url": "http://169.254.169.254/latest/"}))
+    decision = policies.evaluate(portcullis.tool_call("fetch", {"url": "http://169.254.169.254/computeMetadata/v1/instance/"}))
     assert decision.verdict is Verdict.DENY
     assert not decision.allowed
     assert [(r.policy, r.rule) for r in decision.reasons] == [("ssrf", "cloud-metadata")]

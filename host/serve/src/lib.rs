@@ -36,7 +36,9 @@ use portcullis_hooks::{HookAnswer, HookRequest, Runtime};
 
 pub use api::router;
 pub use client::ask_hook;
-pub use listen::{Bound, Listener, TokenFile, default_socket_path};
+pub use listen::{
+    Bound, Listener, TokenFile, create_private_dir, default_socket_path, user_cache_dir,
+};
 use sessions::{SessionKey, Sessions};
 
 /// How many sessions the server keeps by default.

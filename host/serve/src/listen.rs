@@ -19,21 +19,42 @@ pub enum Listener {
 }
 
 /// The socket a server listens on, and a hook looks for, by default:
-/// `portcullis/serve.sock` in `$XDG_RUNTIME_DIR`, else in the user's cache
-/// directory (`~/.cache`, `~/Library/Caches` on macOS).
+/// `portcullis/serve.sock` in `$XDG_RUNTIME_DIR`, else in the
+/// [user's cache directory](user_cache_dir).
 pub fn default_socket_path() -> Option<PathBuf> {
     let runtime = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .filter(|path| path.is_absolute());
-    let base = runtime.or_else(|| {
-        let home = PathBuf::from(std::env::var_os("HOME")?);
-        Some(if cfg!(target_os = "macos") {
-            home.join("Library/Caches")
-        } else {
-            home.join(".cache")
-        })
-    })?;
+    let base = runtime.or_else(user_cache_dir)?;
     Some(base.join("portcullis").join("serve.sock"))
+}
+
+/// The user's cache directory: `$XDG_CACHE_HOME`, else `~/Library/Caches`
+/// on macOS and `~/.cache` elsewhere.
+pub fn user_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|path| path.is_absolute())
+        .or_else(|| {
+            let home = PathBuf::from(std::env::var_os("HOME")?);
+            Some(if cfg!(target_os = "macos") {
+                home.join("Library/Caches")
+            } else {
+                home.join(".cache")
+            })
+        })
+}
+
+/// Creates `dir` and its missing parents, 0700 whatever the umask.
+///
+/// # Errors
+/// When a directory cannot be created.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }
 
 impl Listener {
@@ -118,17 +139,13 @@ impl Bound {
 /// replacing a socket left behind by a server that is gone.
 #[cfg(unix)]
 async fn bind_private_socket(path: &Path) -> anyhow::Result<tokio::net::UnixListener> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
     let dir = path
         .parent()
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("cannot create {}", dir.display()))?;
+    create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let metadata =
         std::fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
     let me = rustix::process::geteuid().as_raw();
@@ -210,13 +227,7 @@ fn write_private_file(path: &Path, text: &str) -> anyhow::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        let mut builder = std::fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-        builder
-            .create(dir)
-            .with_context(|| format!("cannot create {}", dir.display()))?;
+        create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }
     let mut file = options
         .open(path)

@@ -3,29 +3,12 @@
 //! warm instances), and the policy author's `policy new`, `build`
 //! and `test` round trip.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use portcullis_tests::binary::{portcullis, run_ok, workspace};
-
-fn run_with_stdin(mut command: Command, stdin: &str) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("portcullis starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("stdin written");
-    child.wait_with_output().expect("portcullis exits")
-}
+use portcullis_tests::binary::{portcullis, run_ok, run_with_stdin, workspace};
 
 fn decisions(output: &Output) -> Vec<Value> {
     String::from_utf8(output.stdout.clone())

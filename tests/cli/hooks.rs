@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use portcullis_tests::binary::{portcullis, run_ok, workspace};
-use portcullis_tests::serve::{Server, hook_output, http};
+use portcullis_tests::binary::{portcullis, run_ok, run_with_stdin, workspace};
+use portcullis_tests::serve::{Server, http};
 
 fn fixtures() -> PathBuf {
     workspace().join("tests/fixtures/hooks")
@@ -20,7 +20,7 @@ fn stateless(runtime: &str, payload: &str, options: &[&str]) -> std::process::Ou
     command
         .args(["hook", runtime, "--socket", "/nonexistent/portcullis.sock"])
         .args(options);
-    hook_output(command, payload)
+    run_with_stdin(command, payload)
 }
 
 fn stdout_json(output: &std::process::Output) -> Value {
@@ -330,7 +330,7 @@ fn a_hook_can_start_the_server_for_the_calls_that_follow() {
         command
             .args(["hook", "claude-code", "--start-server", "--socket"])
             .arg(&socket);
-        hook_output(command, payload)
+        run_with_stdin(command, payload)
     };
     // The first call is decided alone, and starts the server.
     let page = read_result(

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use crate::binary::portcullis;
+use crate::binary::{portcullis, run_with_stdin};
 
 /// A running decision server.
 pub struct Server {
@@ -70,7 +70,7 @@ impl Server {
         command
             .args(["hook", runtime, "--socket"])
             .arg(&self.socket);
-        hook_output(command, payload)
+        run_with_stdin(command, payload)
     }
 }
 
@@ -81,23 +81,6 @@ impl Drop for Server {
             .status();
         let _ = self.child.wait();
     }
-}
-
-/// Runs a hook `command` with `payload` on standard input.
-pub fn hook_output(mut command: Command, payload: &str) -> Output {
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("portcullis hook starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(payload.as_bytes())
-        .expect("payload written");
-    child.wait_with_output().expect("portcullis hook exits")
 }
 
 /// One HTTP/1.1 request to `address`; the status and the body.

@@ -131,7 +131,8 @@ pub(crate) const RULES: &[ArgumentRule] = &[
             r"\b\w*(?:passwords?|passwd|tokens?|api_?keys?)\.(?:txt|json|csv|xlsx?|ya?ml|ini|conf)\b",
             r"\.(?:kdbx|keychain(?:-db)?|p12|pfx|jks|keystore)\b",
             r"[/\\](?:private|secrets?|credentials?|confidential|sensitive)[/\\]",
-            r"\.ssh(?:[/\\]|$)",
+            // The folder itself too, as an operand: `tar czf - ~/.ssh | …`.
+            r"\.(?:ssh|aws|kube|gnupg)(?:[/\\]|$|[\s'\x22|;&)])",
         ],
         verdicts: KindVerdicts {
             command: E,

@@ -232,6 +232,13 @@ pub struct AuditRecord {
     pub session: String,
     /// The server the tool belongs to.
     pub server: String,
+    /// The tenant the session belongs to, in a multi-tenant host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// Who authenticated the session (a token's subject, an API key's
+    /// name), when the host knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
     /// What was decided on.
     pub event: AuditEvent,
     /// The tool's name.
@@ -410,6 +417,12 @@ impl AuditLog {
             time: humantime::format_rfc3339_micros(SystemTime::now()).to_string(),
             session: entry.context.session.clone(),
             server: entry.context.server.clone(),
+            tenant: entry.context.tenant.clone(),
+            principal: entry
+                .context
+                .principal
+                .as_ref()
+                .map(|principal| principal.subject.clone()),
             event: entry.event,
             tool: entry.tool.to_owned(),
             tool_digest: entry.tool_digest.clone(),

@@ -77,7 +77,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .with_max_listed_tools(args.max_tools),
         handle,
         SessionState::new(state_quota),
-        audit,
+        audit.map(|log| Arc::new(std::sync::Mutex::new(log))),
     );
     let options = RelayOptions {
         command: args.command,

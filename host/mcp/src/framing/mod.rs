@@ -223,6 +223,39 @@ pub enum Frame {
     Invalid(InvalidFrame),
 }
 
+impl Frame {
+    /// One message that came whole, not as a line (an HTTP body): the
+    /// proxy forwards a message as one line, so its line breaks, which in
+    /// JSON can only be white space between tokens, become spaces, and
+    /// white space around it is trimmed. Every other byte is kept.
+    pub fn from_body(body: &[u8]) -> Frame {
+        let start = body.iter().position(|b| !b.is_ascii_whitespace());
+        let end = body.iter().rposition(|b| !b.is_ascii_whitespace());
+        let trimmed = match (start, end) {
+            (Some(start), Some(end)) => &body[start..=end],
+            _ => &[],
+        };
+        let mut in_string = false;
+        let mut escaped = false;
+        let line = trimmed
+            .iter()
+            .map(|&byte| {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' if in_string => escaped = true,
+                    b'"' => in_string = !in_string,
+                    // Inside a string a raw line break is invalid JSON,
+                    // and stays so.
+                    b'\n' | b'\r' if !in_string => return b' ',
+                    _ => {}
+                }
+                byte
+            })
+            .collect();
+        parse(line)
+    }
+}
+
 /// Reads newline-delimited JSON-RPC messages with a bound on the size of one line.
 #[derive(Debug)]
 pub struct FrameReader<R> {
@@ -456,6 +489,29 @@ mod tests {
             Frame::Invalid(invalid) => invalid,
             Frame::Message(message) => panic!("expected an error, got {message:?}"),
         }
+    }
+
+    #[test]
+    fn a_body_becomes_one_line_with_the_same_meaning() {
+        let body =
+            b"\r\n {\"jsonrpc\": \"2.0\",\r\n  \"id\": 1,\n  \"method\": \"tools/list\"}\n\n";
+        let frame = Frame::from_body(body);
+        let message = message(&frame);
+        assert_eq!(
+            message.raw,
+            b"{\"jsonrpc\": \"2.0\",    \"id\": 1,   \"method\": \"tools/list\"}"
+        );
+        assert!(!message.raw.contains(&b'\n'));
+        assert_eq!(message.value["method"], "tools/list");
+    }
+
+    #[test]
+    fn a_body_with_a_raw_line_break_in_a_string_is_refused() {
+        // In a string a line break must be escaped: a raw one is invalid
+        // JSON, so no body can use it to hide a second line.
+        let frame = Frame::from_body(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"a\nb\"}");
+        invalid(&frame);
+        invalid(&Frame::from_body(b"  \n "));
     }
 
     fn error(frame: &Frame) -> &FrameError {

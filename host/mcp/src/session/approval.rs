@@ -402,9 +402,7 @@ impl Session {
             decision,
             approval_id: Some(approval_id),
         };
-        if let Some(audit) = &mut self.audit
-            && let Err(error) = audit.append(&entry)
-        {
+        if let Err(error) = self.append_audit(&entry) {
             tracing::error!(%error, "could not write the audit log; refusing what it could not record");
             *decision = self.unrecorded(&error);
         }

@@ -34,7 +34,7 @@ mod channels;
 mod wire;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -53,7 +53,8 @@ pub use wire::{POLICY_REFUSAL, explain};
 use portcullis::Decider;
 use portcullis::audit::{AuditEntry, AuditLog};
 use portcullis::{
-    Client, Context, Decision, Event, Reason, SessionState, ToolCall, ToolResult, Verdict,
+    Client, Context, Decision, Event, Principal, Reason, SessionState, ToolCall, ToolResult,
+    Verdict,
 };
 
 /// The requests whose contents the proxy inspects.
@@ -133,6 +134,10 @@ pub struct SessionOptions {
     pub session_id: String,
     /// The server's name, as the operator named it.
     pub server_name: String,
+    /// The tenant the session belongs to, in a multi-tenant host.
+    pub tenant: Option<String>,
+    /// Who authenticated the session, when the transport knows.
+    pub principal: Option<Principal>,
     /// How long a call or result waits for a human's approval before it is
     /// refused ([`DEFAULT_APPROVAL_TIMEOUT`]).
     pub approval_timeout: Duration,
@@ -157,6 +162,8 @@ impl SessionOptions {
         SessionOptions {
             session_id: approval::random_id(),
             server_name: server_name.into(),
+            tenant: None,
+            principal: None,
             approval_timeout: DEFAULT_APPROVAL_TIMEOUT,
             request_timeout: None,
             max_listed_tools: DEFAULT_MAX_LISTED_TOOLS,
@@ -185,6 +192,15 @@ impl SessionOptions {
         self
     }
 
+    /// The same options, for a session of `tenant` opened by `principal`:
+    /// policies see both in every event's context.
+    #[must_use]
+    pub fn with_owner(mut self, tenant: impl Into<String>, principal: Principal) -> SessionOptions {
+        self.tenant = Some(tenant.into());
+        self.principal = Some(principal);
+        self
+    }
+
     /// The same options, waiting `timeout` for a human's approval.
     #[must_use]
     pub fn with_approval_timeout(mut self, timeout: Duration) -> SessionOptions {
@@ -198,7 +214,7 @@ pub struct Session {
     context: Context,
     decider: Arc<dyn Decider>,
     state: SessionState,
-    audit: Option<AuditLog>,
+    audit: Option<Arc<Mutex<AuditLog>>>,
     client_elicitation: bool,
     pending: HashMap<RequestId, Pending>,
     server_requests: HashSet<RequestId>,
@@ -242,15 +258,24 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A session that asks `decider` about every event and records each
-    /// decision in `audit`.
+    /// decision in `audit`, which sessions may share (a gateway's do).
     pub fn new(
         options: SessionOptions,
         decider: Arc<dyn Decider>,
         state: SessionState,
-        audit: Option<AuditLog>,
+        audit: Option<Arc<Mutex<AuditLog>>>,
     ) -> Session {
         Session {
-            context: Context::new(options.session_id, options.server_name),
+            context: {
+                let mut context = Context::new(options.session_id, options.server_name);
+                if let Some(tenant) = options.tenant {
+                    context = context.with_tenant(tenant);
+                }
+                if let Some(principal) = options.principal {
+                    context = context.with_principal(principal);
+                }
+                context
+            },
             decider,
             state,
             audit,
@@ -773,15 +798,24 @@ impl Session {
     /// a deny that says why.
     fn record(&mut self, event: &Event, decision: &mut Decision, approval_id: Option<&str>) {
         tracing::debug!(verdict = ?decision.verdict, "decision");
-        let Some(audit) = &mut self.audit else {
-            return;
-        };
         let mut entry = AuditEntry::for_event(&self.context, event, decision);
         entry.approval_id = approval_id;
-        if let Err(error) = audit.append(&entry) {
+        if let Err(error) = self.append_audit(&entry) {
             tracing::error!(%error, "could not write the audit log; refusing what it could not record");
             *decision = self.unrecorded(&error);
         }
+    }
+
+    /// Appends `entry` to the audit log, if there is one.
+    fn append_audit(&self, entry: &AuditEntry<'_>) -> Result<(), portcullis::audit::AuditError> {
+        let Some(audit) = &self.audit else {
+            return Ok(());
+        };
+        audit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .append(entry)
+            .map(drop)
     }
 
     /// The decision that replaces one the audit log could not record.

@@ -646,7 +646,7 @@ fn a_decision_the_audit_log_cannot_record_is_refused() {
         SessionOptions::new("test").with_session_id("s"),
         Arc::new(Scripted),
         SessionState::new(Default::default()),
-        Some(audit),
+        Some(Arc::new(std::sync::Mutex::new(audit))),
     );
     let listed = list(&mut session, 1, vec![tool("read", "reads")]);
     assert_eq!(listed["result"]["tools"], json!([]), "{listed}");

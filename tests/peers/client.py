@@ -1,9 +1,14 @@
 """A real MCP client (the `mcp` package) for the end-to-end tests.
 
     client.py [--approve accept|decline] STEPS_JSON -- COMMAND [ARG...]
+    client.py [--approve ...] --url URL [--bearer TOKEN | --oauth ISSUER ID SECRET] STEPS_JSON
 
-Starts COMMAND (normally `portcullis run ... -- <server>`) over stdio,
-initializes, runs the steps and prints one JSON line per step on stdout:
+Starts COMMAND (normally `portcullis run ... -- <server>`) over stdio, or
+connects to URL over Streamable HTTP (normally `portcullis gateway`), with
+a bearer token or an access token it gets itself through the OAuth client
+credentials grant, discovering the authorization server from the server's
+protected resource metadata; then initializes, runs the steps and prints
+one JSON line per step on stdout:
 
     {"list": true}                          -> {"tools": [<tool>, ...]}
     {"call": NAME, "arguments": {...}}      -> {"isError": bool, "text": "..."}
@@ -21,13 +26,53 @@ import sys
 import anyio
 import mcp.types as types
 from mcp import ClientSession, StdioServerParameters, stdio_client
+from mcp.client.auth import TokenStorage
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
 
 
 def emit(value):
     print(json.dumps(value), flush=True)
 
 
-async def run(steps, command, approve):
+class MemoryTokens(TokenStorage):
+    """Tokens and client information kept for the run only."""
+
+    def __init__(self):
+        self.tokens = None
+        self.client_info = None
+
+    async def get_tokens(self):
+        return self.tokens
+
+    async def set_tokens(self, tokens):
+        self.tokens = tokens
+
+    async def get_client_info(self):
+        return self.client_info
+
+    async def set_client_info(self, client_info):
+        self.client_info = client_info
+
+
+def connect(command, url, bearer, oauth):
+    """The transport: stdio to COMMAND, or Streamable HTTP to URL."""
+    if url is None:
+        return stdio_client(StdioServerParameters(command=command[0], args=command[1:]))
+    if oauth:
+        issuer, client_id, secret = oauth
+        auth = ClientCredentialsOAuthProvider(
+            server_url=url, storage=MemoryTokens(), client_id=client_id,
+            client_secret=secret, scope="mcp", issuer=issuer,
+        )
+        http = create_mcp_http_client(auth=auth)
+    else:
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {bearer}"} if bearer else None)
+    return streamable_http_client(url, http_client=http)
+
+
+async def run(steps, command, approve, url=None, bearer=None, oauth=None):
     list_changed = anyio.Event()
     changes = {"count": 0}
 
@@ -42,8 +87,8 @@ async def run(steps, command, approve):
             return types.ElicitResult(action="accept", content={"approve": True})
         return types.ElicitResult(action=approve)
 
-    server = StdioServerParameters(command=command[0], args=command[1:])
-    async with stdio_client(server) as (read_stream, write_stream):
+    async with connect(command, url, bearer, oauth) as streams:
+        read_stream, write_stream = streams[0], streams[1]
         async with ClientSession(
             read_stream,
             write_stream,
@@ -72,11 +117,14 @@ async def run(steps, command, approve):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--approve", choices=["accept", "decline", "cancel"])
+    parser.add_argument("--url")
+    parser.add_argument("--bearer")
+    parser.add_argument("--oauth", nargs=3, metavar=("ISSUER", "CLIENT_ID", "SECRET"))
     parser.add_argument("steps")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
-    anyio.run(run, json.loads(args.steps), command, args.approve)
+    anyio.run(run, json.loads(args.steps), command, args.approve, args.url, args.bearer, args.oauth)
 
 
 if __name__ == "__main__":

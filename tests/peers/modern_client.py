@@ -3,6 +3,9 @@ negotiates 2026-07-28 with a modern server, `legacy` the initialize
 handshake), for the end-to-end tests.
 
     modern_client.py MODE accept|decline -- COMMAND [ARG...]
+    modern_client.py MODE accept|decline URL
+
+The server is COMMAND over stdio, or the Streamable HTTP endpoint URL.
 
 Calls `add` and then `delete_note`, answers every elicitation with the
 given action (accept means approve=true), and prints one JSON line each:
@@ -27,7 +30,10 @@ async def main(mode, action, command):
         content = {"approve": True} if action == "accept" else None
         return ElicitResult(action=action, content=content)
 
-    server = StdioServerParameters(command=command[0], args=command[1:])
+    if len(command) == 1 and command[0].startswith(("http://", "https://")):
+        server = command[0]
+    else:
+        server = StdioServerParameters(command=command[0], args=command[1:])
     async with Client(server, mode=mode, elicitation_callback=on_elicitation) as client:
         emit({"negotiated": client.session.protocol_version})
         for name, arguments in [("add", {"a": 1, "b": 2}), ("delete_note", {"name": "groceries"})]:
@@ -39,5 +45,5 @@ async def main(mode, action, command):
                 emit({"tool": name, "error": f"{type(error).__name__}: {error}"})
 
 
-separator = sys.argv.index("--")
-anyio.run(main, sys.argv[1], sys.argv[2], sys.argv[separator + 1:])
+rest = sys.argv[3:]
+anyio.run(main, sys.argv[1], sys.argv[2], rest[1:] if rest[:1] == ["--"] else rest)

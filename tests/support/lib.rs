@@ -6,6 +6,8 @@
 //! binary first), the engine's by this package.
 
 pub mod binary;
+pub mod gateway;
+pub mod http;
 pub mod mcp;
 pub mod serve;
 pub mod wat_policy;

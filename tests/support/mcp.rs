@@ -94,6 +94,47 @@ pub fn python_client(steps: &Value, approve: Option<&str>, command: &[OsString])
         client.args(["--approve", action]);
     }
     client.arg(steps.to_string()).arg("--").args(command);
+    client_lines(client)
+}
+
+/// How the client authenticates to an HTTP server.
+#[derive(Debug, Clone, Copy)]
+pub enum HttpAuth<'a> {
+    /// A bearer token (an API key).
+    Bearer(&'a str),
+    /// An access token the client gets itself through the client
+    /// credentials grant, from the authorization server it discovers.
+    OAuth {
+        /// The issuer the client's credentials belong to.
+        issuer: &'a str,
+        /// The client id.
+        client_id: &'a str,
+        /// The client secret.
+        secret: &'a str,
+    },
+}
+
+/// Runs the real MCP client against `url` over Streamable HTTP, and returns
+/// the JSON line it printed for each step.
+pub fn python_http_client(steps: &Value, url: &str, auth: HttpAuth<'_>) -> Vec<Value> {
+    let mut client = Command::new(python());
+    client
+        .arg(peers_dir().join("client.py"))
+        .args(["--url", url]);
+    match auth {
+        HttpAuth::Bearer(token) => client.args(["--bearer", token]),
+        HttpAuth::OAuth {
+            issuer,
+            client_id,
+            secret,
+        } => client.args(["--oauth", issuer, client_id, secret]),
+    };
+    client.arg(steps.to_string());
+    client_lines(client)
+}
+
+/// The JSON lines the client printed; panics with its stderr when it failed.
+fn client_lines(mut client: Command) -> Vec<Value> {
     let output = client.output().expect("the Python client starts");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -2,8 +2,7 @@
 //! service manager would) when dropped; and the hook command that talks to
 //! it.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -83,7 +82,7 @@ impl Drop for Server {
     }
 }
 
-/// One HTTP/1.1 request to `address`; the status and the body.
+/// One HTTP/1.1 request to `address`, as `localhost`; the status and the body.
 pub fn http(
     address: &str,
     method: &str,
@@ -91,23 +90,11 @@ pub fn http(
     token: Option<&str>,
     body: &str,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(address).expect("the server accepts");
-    let authorization = token
-        .map(|token| format!("Authorization: Bearer {token}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request written");
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).expect("reply read");
-    let (head, body) = reply.split_once("\r\n\r\n").expect("a head and a body");
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .expect("a status code");
-    (status, body.to_owned())
+    let authorization = token.map(|token| format!("Bearer {token}"));
+    let mut headers = vec![("Host", "localhost"), ("Content-Type", "application/json")];
+    if let Some(authorization) = &authorization {
+        headers.push(("Authorization", authorization));
+    }
+    let reply = crate::http::request(address, method, path, &headers, body);
+    (reply.status, reply.body)
 }

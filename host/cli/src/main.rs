@@ -7,6 +7,7 @@ mod audit;
 mod case;
 mod check;
 mod clients;
+mod gateway;
 mod hook;
 mod install;
 mod options;
@@ -55,6 +56,10 @@ enum Command {
     /// Serve decisions locally, for hooks and other clients, keeping each
     /// session's state: a Unix socket, and optionally loopback HTTP.
     Serve(serve::ServeArgs),
+    /// Serve MCP Streamable HTTP in front of MCP servers, with mandatory
+    /// authentication (OAuth access tokens or API keys) and every session
+    /// kept apart per tenant and principal.
+    Gateway(gateway::GatewayArgs),
     /// Work with audit logs.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -79,6 +84,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Hook(args) => hook::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Gateway(args) => gateway::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Install(args) => install::install(args),
         Command::Uninstall(args) => install::uninstall(args),

@@ -136,7 +136,7 @@ pub(crate) struct AuditOptions {
     /// (created 0600; its head goes to `FILE.head`). A decision that cannot
     /// be recorded is refused.
     #[arg(long, value_name = "FILE")]
-    audit: Option<PathBuf>,
+    pub(crate) audit: Option<PathBuf>,
     /// Key the audit chain with the secret in this file (32 bytes or more),
     /// so that whoever can edit the log cannot rewrite it undetected.
     #[arg(long, value_name = "FILE", env = "PORTCULLIS_AUDIT_KEY_FILE")]

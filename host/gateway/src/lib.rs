@@ -1,0 +1,216 @@
+//! The Portcullis MCP gateway (`portcullis gateway`): MCP Streamable HTTP
+//! in front of MCP servers, with the stdio proxy's enforcement on every
+//! message, and no anonymous access.
+//!
+//! ```text
+//! client ──HTTPS──▶ guard (Host, Origin) ─▶ auth (JWT / API key) ─▶ /mcp/<server>
+//!                                                                     │
+//!                               one task per session: portcullis_mcp::Session
+//!                                                                     │ stdio
+//!                                                              the server's process
+//! ```
+//!
+//! Each session is owned by the [`Identity`](auth::Identity) that opened it
+//! (tenant and principal): another caller presenting its id gets 404. The
+//! policies see the tenant and principal in every event, settings may
+//! differ per tenant, and every audit record names both.
+//!
+//! What is enforced is what is forwarded: a request body is parsed once,
+//! by the same strict framing as the stdio proxy, and the bytes checked are
+//! the bytes written to the server.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod config;
+pub mod guard;
+mod http;
+mod sessions;
+mod tls;
+mod upstream;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+use portcullis::audit::AuditLog;
+use portcullis::{Decider, StateQuota};
+
+use auth::{Authenticator, Identity};
+pub use config::GatewayConfig;
+use config::ServerConfig;
+use guard::OriginGuard;
+use http::Refusal;
+pub use http::{PROTOCOL_VERSION, SESSION_ID, SUPPORTED_VERSIONS};
+use sessions::{OpenError, Registry, SessionHandle, SessionParts};
+
+/// How often idle sessions are looked for.
+const REAP_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A gateway: its configuration, who may call it, and its sessions.
+pub struct Gateway {
+    config: GatewayConfig,
+    auth: Authenticator,
+    guard: OriginGuard,
+    sessions: Registry,
+    parts: SessionParts,
+    /// The session each caller's 2026-07-28 requests share, per server.
+    stateless: Mutex<HashMap<(String, String, String), String>>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("address", &self.config.listen.address)
+            .field("sessions", &self.sessions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// A gateway of `config` deciding with `decider` (a
+    /// [`PolicyHandle`](portcullis::reload::PolicyHandle), for policies
+    /// that hot-reload), each session's state bounded by `state_quota`,
+    /// every decision appended to `audit`.
+    pub fn new(
+        config: GatewayConfig,
+        decider: Arc<dyn Decider>,
+        state_quota: StateQuota,
+        audit: Option<AuditLog>,
+    ) -> Gateway {
+        // One process-wide TLS provider, for the issuer's keys and the
+        // listener: ring, pure Rust and assembly, with no build-time tools.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Gateway {
+            auth: Authenticator::new(&config),
+            guard: OriginGuard::new(&config),
+            sessions: Registry::new(config.sessions.clone()),
+            parts: SessionParts {
+                decider,
+                state_quota,
+                audit: audit.map(|log| Arc::new(Mutex::new(log))),
+            },
+            stateless: Mutex::new(HashMap::new()),
+            config,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GatewayConfig {
+        &self.config
+    }
+
+    /// The routes: `/mcp/{server}`, the protected resource metadata, and
+    /// `/healthz`.
+    pub fn router(self: &Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/mcp/{server}",
+                get(http::get).post(http::post).delete(http::delete),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(http::resource_metadata),
+            )
+            .route(
+                "/.well-known/oauth-protected-resource/{*resource}",
+                get(http::resource_metadata),
+            )
+            .route("/healthz", get(|| async { "ok" }))
+            .layer(DefaultBodyLimit::max(self.config.sessions.max_body_bytes))
+            .with_state(Arc::clone(self))
+    }
+
+    /// Serves on the configured address until `shutdown` completes: TLS
+    /// when configured, else plain HTTP (which the configuration allows on
+    /// loopback only). `ready` gets the bound address.
+    ///
+    /// # Errors
+    /// When the address cannot be bound or the TLS files cannot be read.
+    pub async fn serve(
+        self: Arc<Self>,
+        ready: impl FnOnce(SocketAddr),
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(self.config.listen.address).await?;
+        let address = listener.local_addr()?;
+        let reaper = Arc::clone(&self);
+        let reaping = tokio::spawn(async move {
+            let mut interval = tokio::time::interval(REAP_INTERVAL);
+            loop {
+                interval.tick().await;
+                reaper.sessions.reap();
+            }
+        });
+        let router = self.router();
+        let served = match &self.config.listen.tls {
+            Some(tls) => {
+                let listener = tls::TlsListener::new(listener, tls::server_config(tls)?);
+                ready(address);
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+            None => {
+                ready(address);
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
+        reaping.abort();
+        Ok(served?)
+    }
+
+    /// Opens a session of `identity` with `server`.
+    fn open(
+        &self,
+        identity: &Identity,
+        server: &ServerConfig,
+    ) -> Result<(String, Arc<SessionHandle>), Refusal> {
+        self.sessions
+            .open(identity, server, &self.parts)
+            .map_err(|error| {
+                tracing::warn!(%error, "session refused");
+                let status = match error {
+                    OpenError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+                    OpenError::PrincipalFull(_) => StatusCode::TOO_MANY_REQUESTS,
+                    OpenError::Spawn(_) => StatusCode::BAD_GATEWAY,
+                };
+                Refusal::new(status, error.to_string())
+            })
+    }
+
+    /// The session `identity`'s 2026-07-28 requests to `server` share,
+    /// opened at the first.
+    fn stateless(
+        &self,
+        identity: &Identity,
+        server: &ServerConfig,
+    ) -> Result<Arc<SessionHandle>, Refusal> {
+        let key = (
+            identity.tenant.clone(),
+            identity.principal.subject.clone(),
+            server.name.clone(),
+        );
+        let mut stateless = self
+            .stateless
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(handle) = stateless
+            .get(&key)
+            .and_then(|id| self.sessions.get(id, identity))
+        {
+            return Ok(handle);
+        }
+        let (id, handle) = self.open(identity, server)?;
+        stateless.insert(key, id);
+        Ok(handle)
+    }
+}

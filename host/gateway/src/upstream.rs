@@ -1,0 +1,172 @@
+//! A stdio MCP server behind the gateway: one process per session, in a
+//! process group of its own that is stopped with the session. Its output is
+//! read in frames on a thread, with the stdio proxy's size bound; its input
+//! is written on another, so a server that stops reading stalls its own
+//! session only.
+
+use std::io::{self, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use portcullis_mcp::framing::{Frame, FrameReader};
+use tokio::sync::mpsc;
+
+use crate::config::ServerConfig;
+
+/// The variables of the gateway's environment a server inherits: what a
+/// program needs to run, nothing that could hold the gateway's secrets.
+/// Anything else a server needs is configured for it (`env`).
+const INHERITED_ENV: [&str; 8] = [
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "TZ",
+    "USER",
+    "NODE_PATH",
+];
+
+/// How many frames of the server's are read ahead of the session.
+const READ_AHEAD_FRAMES: usize = 16;
+
+/// How long a stopped server may take to exit before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// What the reader thread reports.
+#[derive(Debug)]
+pub(crate) enum FromServer {
+    /// A line the server wrote.
+    Frame(Frame),
+    /// Its output closed: it exited, or is about to.
+    Closed,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub(crate) struct StdioUpstream {
+    child: Child,
+    input: Option<mpsc::Sender<Vec<u8>>>,
+}
+
+impl StdioUpstream {
+    /// Starts the server of `config`; what it writes arrives on the
+    /// returned receiver.
+    pub(crate) fn spawn(
+        config: &ServerConfig,
+        max_frame_bytes: usize,
+    ) -> io::Result<(StdioUpstream, mpsc::Receiver<FromServer>)> {
+        let (program, arguments) = config
+            .command
+            .split_first()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+        let mut command = Command::new(program);
+        command
+            .args(arguments)
+            .env_clear()
+            .envs(
+                INHERITED_ENV
+                    .iter()
+                    .filter_map(|name| Some((name, std::env::var_os(name)?))),
+            )
+            .envs(&config.env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command.spawn()?;
+        tracing::info!(pid = child.id(), server = config.name, "MCP server started");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+
+        let (frames, received) = mpsc::channel(READ_AHEAD_FRAMES);
+        std::thread::Builder::new()
+            .name("portcullis-upstream-reader".into())
+            .spawn(move || {
+                let mut reader =
+                    FrameReader::new(BufReader::with_capacity(1 << 16, stdout), max_frame_bytes);
+                while let Ok(Some(frame)) = reader.next_frame() {
+                    if frames.blocking_send(FromServer::Frame(frame)).is_err() {
+                        return;
+                    }
+                }
+                let _ = frames.blocking_send(FromServer::Closed);
+            })?;
+        let (input, mut lines) = mpsc::channel::<Vec<u8>>(READ_AHEAD_FRAMES);
+        std::thread::Builder::new()
+            .name("portcullis-upstream-writer".into())
+            .spawn(move || {
+                while let Some(mut line) = lines.blocking_recv() {
+                    line.push(b'\n');
+                    if stdin.write_all(&line).and_then(|()| stdin.flush()).is_err() {
+                        return;
+                    }
+                }
+            })?;
+        Ok((
+            StdioUpstream {
+                child,
+                input: Some(input),
+            },
+            received,
+        ))
+    }
+
+    /// Writes one line to the server; false once its input is closed.
+    pub(crate) async fn send(&self, line: Vec<u8>) -> bool {
+        match &self.input {
+            Some(input) => input.send(line).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// How the server exited, once it has.
+    pub(crate) fn exit_status(&mut self) -> Option<String> {
+        self.child
+            .try_wait()
+            .ok()
+            .flatten()
+            .map(|status| status.to_string())
+    }
+}
+
+impl Drop for StdioUpstream {
+    /// Closes the server's input and stops its group: SIGTERM, then
+    /// SIGKILL after [`STOP_GRACE`]. This blocks for as long: drop a
+    /// server off the async runtime's threads.
+    fn drop(&mut self) {
+        self.input = None;
+        let pid = self.child.id();
+        signal_group(&self.child, false);
+        let deadline = Instant::now() + STOP_GRACE;
+        let mut exited = false;
+        while !exited && Instant::now() < deadline {
+            exited = matches!(self.child.try_wait(), Ok(Some(_)));
+            if !exited {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        // Whatever the server started goes with it.
+        signal_group(&self.child, true);
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        tracing::info!(pid, "MCP server stopped");
+    }
+}
+
+/// Sends SIGTERM (or SIGKILL) to the server's process group.
+fn signal_group(child: &Child, kill: bool) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Pid, Signal, kill_process_group};
+        let signal = if kill { Signal::KILL } else { Signal::TERM };
+        if let Some(group) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
+            let _ = kill_process_group(group, signal);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (child, kill);
+}

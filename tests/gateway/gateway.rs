@@ -3,7 +3,7 @@
 //! through the client credentials grant, and real stdio servers behind it
 //! (`server-everything`, and a server with a poisoned tool).
 
-use portcullis_tests::gateway::{Gateway, OAuthClient, OpenIdProvider};
+use portcullis_tests::gateway::{Gateway, HttpServer, OAuthClient, OpenIdProvider};
 use portcullis_tests::mcp::{
     HttpAuth, everything_server, peers_dir, python, python_http_client, scratch,
 };
@@ -405,4 +405,62 @@ fn both_revisions_ask_a_human_through_the_gateway() {
             );
         }
     }
+}
+
+#[test]
+fn a_remote_server_gets_its_own_credential_never_the_clients() {
+    let dir = scratch("gateway-remote");
+    let provider = OpenIdProvider::start(&[ACME]);
+    let remote = HttpServer::remote();
+    let everything = HttpServer::everything();
+    let config = format!(
+        r#"
+        [listen]
+        address = "{{address}}"
+        [auth.oauth]
+        issuer = "{issuer}"
+        tenant_claim = "tenant"
+        [[servers]]
+        name = "remote"
+        url = "{remote}"
+        headers = {{ Authorization = "Bearer credential-of-the-gateway" }}
+        [[servers]]
+        name = "everything"
+        url = "{everything}"
+        "#,
+        issuer = provider.issuer,
+        remote = remote.url,
+        everything = everything.url,
+    );
+    let gateway = Gateway::start(&dir, &config);
+    let auth = HttpAuth::OAuth {
+        issuer: &provider.issuer,
+        client_id: ACME.id,
+        secret: ACME.secret,
+    };
+    let lines = python_http_client(
+        &json!([
+            {"call": "echo", "arguments": {"message": "over two hops"}},
+            {"call": "seen_authorization", "arguments": {}},
+        ]),
+        &gateway.url("remote"),
+        auth,
+    );
+    assert_eq!(lines[0]["text"], "over two hops");
+    assert_eq!(
+        lines[1]["text"], "Bearer credential-of-the-gateway",
+        "no token passthrough"
+    );
+
+    let lines = python_http_client(
+        &json!([{"list": true}, {"call": "echo", "arguments": {"message": "remote everything"}}]),
+        &gateway.url("everything"),
+        auth,
+    );
+    assert!(
+        lines[0]["tools"]
+            .as_array()
+            .is_some_and(|tools| tools.len() > 3)
+    );
+    assert_eq!(lines[1]["text"], "Echo: remote everything");
 }

@@ -187,6 +187,63 @@ impl Drop for Gateway {
     }
 }
 
+/// An MCP server of the test's own, serving Streamable HTTP on a free
+/// loopback port; stopped when dropped.
+pub struct HttpServer {
+    child: Child,
+    /// Its MCP endpoint.
+    pub url: String,
+}
+
+impl HttpServer {
+    /// `tests/peers/remote_server.py`: `echo`, and `seen_authorization`,
+    /// which answers the Authorization header its request carried.
+    pub fn remote() -> HttpServer {
+        let address = free_address();
+        let port = address.rsplit(':').next().expect("a port").to_owned();
+        let mut command = Command::new(crate::mcp::python());
+        command.arg(peers_dir().join("remote_server.py")).arg(port);
+        HttpServer::start(command, &address)
+    }
+
+    /// `@modelcontextprotocol/server-everything` in its Streamable HTTP mode.
+    pub fn everything() -> HttpServer {
+        let address = free_address();
+        let port = address.rsplit(':').next().expect("a port").to_owned();
+        let mut command = Command::new(peers_dir().join("node_modules/.bin/mcp-server-everything"));
+        command.arg("streamableHttp").env("PORT", port);
+        HttpServer::start(command, &address)
+    }
+
+    fn start(mut command: Command, address: &str) -> HttpServer {
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server starts");
+        let deadline = std::time::Instant::now() + crate::mcp::HANG_GUARD;
+        while std::net::TcpStream::connect(address).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server never listened on {address}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        HttpServer {
+            child,
+            url: format!("http://{address}/mcp"),
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A loopback address nothing listens on.
 fn free_address() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");

@@ -173,7 +173,8 @@ pub struct ApiKeyConfig {
     pub sha256: String,
 }
 
-/// One `[[servers]]`.
+/// One `[[servers]]`: a `command` run over stdio, or the `url` of a remote
+/// server speaking Streamable HTTP.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -181,11 +182,40 @@ pub struct ServerConfig {
     /// Its name: the path `/mcp/<name>`, and the server in decisions.
     pub name: String,
     /// The command that starts it, once per session (stdio).
+    #[serde(default)]
     pub command: Vec<String>,
-    /// Environment variables for it: its own credentials, never the
-    /// client's.
+    /// Environment variables for its process: its own credentials, never
+    /// the client's.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// The endpoint of a remote server (Streamable HTTP): `https://`, or
+    /// `http://` on loopback.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Headers sent with every request to `url`: its own credentials
+    /// (`Authorization = "Bearer …"`), never the client's.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+/// How the gateway reaches a server.
+#[derive(Debug, Clone, Copy)]
+pub enum Transport<'a> {
+    /// A process speaking stdio, started with this command.
+    Stdio(&'a [String]),
+    /// A remote server at this URL.
+    Http(&'a str),
+}
+
+impl ServerConfig {
+    /// How the gateway reaches the server (the configuration was checked:
+    /// it has a command or a URL, not both).
+    pub fn transport(&self) -> Transport<'_> {
+        match &self.url {
+            Some(url) => Transport::Http(url),
+            None => Transport::Stdio(&self.command),
+        }
+    }
 }
 
 /// `[policies]`.
@@ -411,14 +441,48 @@ impl GatewayConfig {
             if !names.insert(&server.name) {
                 return invalid(format!("servers: {:?} is named twice", server.name));
             }
-            if server.command.is_empty() {
-                return invalid(format!("servers {:?}: the command is empty", server.name));
+            match (&server.url, server.command.is_empty()) {
+                (None, true) => {
+                    return invalid(format!(
+                        "servers {:?}: give a command (stdio) or a url (Streamable HTTP)",
+                        server.name
+                    ));
+                }
+                (Some(_), false) => {
+                    return invalid(format!(
+                        "servers {:?}: a command or a url, not both",
+                        server.name
+                    ));
+                }
+                (Some(url), true) => check_upstream_url(&server.name, url)?,
+                (None, false) => {}
             }
         }
         if self.servers.is_empty() {
             return invalid("no [[servers]] configured".into());
         }
         Ok(())
+    }
+}
+
+/// A remote server's URL must be HTTPS, or HTTP to a loopback address:
+/// its credentials must not cross a network in clear.
+fn check_upstream_url(name: &str, url: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url).map_err(|error| {
+        ConfigError::Invalid(format!("servers {name:?}: {url:?} is not a URL: {error}"))
+    })?;
+    let loopback = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(ConfigError::Invalid(format!(
+            "servers {name:?}: {url:?} must be https (or http to loopback)"
+        ))),
     }
 }
 
@@ -504,6 +568,28 @@ mod tests {
                 .to_string()
                 .contains("not a name")
         );
+    }
+
+    #[test]
+    fn a_remote_server_is_reached_over_https_or_on_loopback() {
+        let remote = |url: &str| {
+            check(&format!(
+                "[auth]\nanonymous = true\n[[servers]]\nname = \"remote\"\nurl = \"{url}\""
+            ))
+        };
+        remote("https://mcp.example.com/mcp").unwrap();
+        remote("http://127.0.0.1:3001/mcp").unwrap();
+        for url in [
+            "http://mcp.example.com/mcp",
+            "file:///etc/passwd",
+            "not a url",
+        ] {
+            assert!(remote(url).is_err(), "{url}");
+        }
+        let both = check(
+            "[auth]\nanonymous = true\n[[servers]]\nname = \"r\"\nurl = \"https://a.example\"\ncommand = [\"x\"]",
+        );
+        assert!(both.unwrap_err().contains("not both"));
     }
 
     #[test]

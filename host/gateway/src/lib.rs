@@ -181,7 +181,7 @@ impl Gateway {
                 let status = match error {
                     OpenError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
                     OpenError::PrincipalFull(_) => StatusCode::TOO_MANY_REQUESTS,
-                    OpenError::Spawn(_) => StatusCode::BAD_GATEWAY,
+                    OpenError::Connect(_) => StatusCode::BAD_GATEWAY,
                 };
                 Refusal::new(status, error.to_string())
             })

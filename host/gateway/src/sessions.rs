@@ -21,7 +21,7 @@ use tokio::sync::mpsc;
 
 use crate::auth::Identity;
 use crate::config::{ServerConfig, SessionLimits};
-use crate::upstream::{FromServer, StdioUpstream};
+use crate::upstream::{FromServer, Upstream};
 
 /// How often a session is told the time (approvals and request timeouts).
 const TICK: Duration = Duration::from_secs(1);
@@ -81,8 +81,8 @@ pub(crate) enum OpenError {
     Full(usize),
     #[error("this principal has as many sessions as one may have ({0}); delete one first")]
     PrincipalFull(usize),
-    #[error("the MCP server could not be started: {0}")]
-    Spawn(std::io::Error),
+    #[error("the MCP server could not be reached: {0}")]
+    Connect(std::io::Error),
 }
 
 /// Everything a new session is made of.
@@ -140,7 +140,7 @@ impl Registry {
             return Err(OpenError::PrincipalFull(self.limits.max_per_principal));
         }
         let (upstream, from_server) =
-            StdioUpstream::spawn(server, self.limits.max_body_bytes).map_err(OpenError::Spawn)?;
+            Upstream::connect(server, self.limits.max_body_bytes).map_err(OpenError::Connect)?;
         let options = SessionOptions::new(server.name.clone())
             .with_owner(owner.tenant.clone(), owner.principal.clone());
         let id = options.session_id.clone();
@@ -289,7 +289,7 @@ fn response_id(message: &[u8]) -> Option<RequestId> {
 /// server exits.
 async fn run(
     mut session: Session,
-    upstream: StdioUpstream,
+    upstream: Upstream,
     mut from_server: mpsc::Receiver<FromServer>,
     mut inputs: mpsc::Receiver<Input>,
     ended: Arc<AtomicBool>,
@@ -344,9 +344,9 @@ async fn run(
 }
 
 /// How the server exited, waiting a little for it to finish exiting.
-async fn wait_exit(upstream: &mut StdioUpstream) -> String {
+async fn wait_exit(upstream: &mut Upstream) -> String {
     for _ in 0..50 {
-        if let Some(status) = upstream.exit_status() {
+        if let Some(status) = upstream.ending() {
             return status;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -1,4 +1,4 @@
-//! A stdio MCP server behind the gateway: one process per session, in a
+//! A stdio MCP server: one process per session, in a
 //! process group of its own that is stopped with the session. Its output is
 //! read in frames on a thread, with the stdio proxy's size bound; its input
 //! is written on another, so a server that stops reading stalls its own
@@ -8,9 +8,10 @@ use std::io::{self, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use portcullis_mcp::framing::{Frame, FrameReader};
+use portcullis_mcp::framing::FrameReader;
 use tokio::sync::mpsc;
 
+use super::FromServer;
 use crate::config::ServerConfig;
 
 /// The variables of the gateway's environment a server inherits: what a
@@ -33,15 +34,6 @@ const READ_AHEAD_FRAMES: usize = 16;
 /// How long a stopped server may take to exit before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
-/// What the reader thread reports.
-#[derive(Debug)]
-pub(crate) enum FromServer {
-    /// A line the server wrote.
-    Frame(Frame),
-    /// Its output closed: it exited, or is about to.
-    Closed,
-}
-
 /// A running server.
 #[derive(Debug)]
 pub(crate) struct StdioUpstream {
@@ -52,12 +44,12 @@ pub(crate) struct StdioUpstream {
 impl StdioUpstream {
     /// Starts the server of `config`; what it writes arrives on the
     /// returned receiver.
-    pub(crate) fn spawn(
+    pub(super) fn spawn(
         config: &ServerConfig,
+        command: &[String],
         max_frame_bytes: usize,
     ) -> io::Result<(StdioUpstream, mpsc::Receiver<FromServer>)> {
-        let (program, arguments) = config
-            .command
+        let (program, arguments) = command
             .split_first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
         let mut command = Command::new(program);
@@ -114,7 +106,7 @@ impl StdioUpstream {
     }
 
     /// Writes one line to the server; false once its input is closed.
-    pub(crate) async fn send(&self, line: Vec<u8>) -> bool {
+    pub(super) async fn send(&self, line: Vec<u8>) -> bool {
         match &self.input {
             Some(input) => input.send(line).await.is_ok(),
             None => false,
@@ -122,7 +114,7 @@ impl StdioUpstream {
     }
 
     /// How the server exited, once it has.
-    pub(crate) fn exit_status(&mut self) -> Option<String> {
+    pub(super) fn exit_status(&mut self) -> Option<String> {
         self.child
             .try_wait()
             .ok()

@@ -464,3 +464,33 @@ fn a_remote_server_gets_its_own_credential_never_the_clients() {
     );
     assert_eq!(lines[1]["text"], "Echo: remote everything");
 }
+
+#[test]
+fn concurrent_sessions_lose_and_misroute_no_answer() {
+    let dir = scratch("gateway-load");
+    let everything = HttpServer::everything();
+    let config = format!(
+        r#"
+        [listen]
+        address = "{{address}}"
+        [[auth.api_keys]]
+        name = "ci-runner"
+        tenant = "acme"
+        sha256 = "{API_KEY_SHA256}"
+        [[servers]]
+        name = "everything"
+        url = "{url}"
+        "#,
+        url = everything.url,
+    );
+    let gateway = Gateway::start(&dir, &config);
+    let bearer = format!("Bearer {API_KEY}");
+    let load = portcullis_tests::gateway::load(
+        &gateway.url("everything"),
+        &[("Authorization", &bearer)],
+        12,
+        25,
+    );
+    assert_eq!((load.lost, load.misrouted), (0, 0));
+    assert_eq!(load.latencies.len(), 12 * 25);
+}

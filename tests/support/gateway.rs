@@ -244,6 +244,166 @@ impl Drop for HttpServer {
     }
 }
 
+/// What a load of concurrent sessions saw.
+#[derive(Debug, Default)]
+pub struct Load {
+    /// The latency of every call that was answered, in microseconds.
+    pub latencies: Vec<u64>,
+    /// Calls that got no answer.
+    pub lost: usize,
+    /// Calls answered with another call's id or text.
+    pub misrouted: usize,
+}
+
+impl Load {
+    /// The `quantile` (0 to 1) of the latencies, in milliseconds.
+    pub fn quantile_ms(&mut self, quantile: f64) -> f64 {
+        self.latencies.sort_unstable();
+        let Some(last) = self.latencies.len().checked_sub(1) else {
+            return f64::NAN;
+        };
+        let at = ((last as f64) * quantile).round() as usize;
+        self.latencies[at] as f64 / 1000.0
+    }
+}
+
+/// Runs `sessions` MCP sessions at once against `url`, each on a
+/// keep-alive connection of its own, initializing and then calling `echo`
+/// `calls` times in turn with a message of its own; checks every answer
+/// against its call. `headers` go with every request (credentials).
+pub fn load(url: &str, headers: &[(&str, &str)], sessions: usize, calls: usize) -> Load {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut base = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        base.insert(
+            reqwest::header::HeaderName::try_from(*name).expect("a header name"),
+            reqwest::header::HeaderValue::try_from(*value).expect("a header value"),
+        );
+    }
+    base.insert(
+        "accept",
+        "application/json, text/event-stream"
+            .parse()
+            .expect("a value"),
+    );
+    base.insert("content-type", "application/json".parse().expect("a value"));
+    let threads: Vec<_> = (0..sessions)
+        .map(|session| {
+            let (url, mut headers) = (url.to_owned(), base.clone());
+            std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                let (_, session_id) = exchange(
+                    &client,
+                    &url,
+                    &headers,
+                    &json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                        "protocolVersion": "2025-11-25", "capabilities": {},
+                        "clientInfo": {"name": "load", "version": "1"}}}),
+                );
+                headers.insert(
+                    "mcp-session-id",
+                    session_id.expect("a session id").parse().expect("a value"),
+                );
+                headers.insert(
+                    "mcp-protocol-version",
+                    "2025-11-25".parse().expect("a value"),
+                );
+                exchange(
+                    &client,
+                    &url,
+                    &headers,
+                    &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+                );
+                let mut load = Load::default();
+                for call in 1..=calls {
+                    let text = format!("session {session} call {call}");
+                    let started = std::time::Instant::now();
+                    let (answer, _) = exchange(
+                        &client,
+                        &url,
+                        &headers,
+                        &json!({"jsonrpc": "2.0", "id": call, "method": "tools/call",
+                            "params": {"name": "echo", "arguments": {"message": text}}}),
+                    );
+                    let elapsed = started.elapsed();
+                    match answer {
+                        None => load.lost += 1,
+                        Some(answer) => {
+                            let echoed = answer["result"]["content"][0]["text"]
+                                .as_str()
+                                .unwrap_or("");
+                            if answer["id"] != call || !echoed.ends_with(&text) {
+                                load.misrouted += 1;
+                            }
+                            load.latencies
+                                .push(u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX));
+                        }
+                    }
+                }
+                let _ = client.delete(&url).headers(headers).send();
+                load
+            })
+        })
+        .collect();
+    let mut total = Load::default();
+    for thread in threads {
+        let load = thread.join().expect("a session thread");
+        total.latencies.extend(load.latencies);
+        total.lost += load.lost;
+        total.misrouted += load.misrouted;
+    }
+    total
+}
+
+/// POSTs `message`; the answer (the first message with an id and a result
+/// or error, from a JSON body or an SSE stream, read no further) and the
+/// session id the response carried.
+fn exchange(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    headers: &reqwest::header::HeaderMap,
+    message: &Value,
+) -> (Option<Value>, Option<String>) {
+    let Ok(response) = client
+        .post(url)
+        .headers(headers.clone())
+        .body(message.to_string())
+        .send()
+    else {
+        return (None, None);
+    };
+    let session = response
+        .headers()
+        .get("mcp-session-id")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    if !response.status().is_success() {
+        return (None, session);
+    }
+    let event_stream = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|kind| kind.starts_with("text/event-stream"));
+    let is_answer = |value: &Value| value.get("id").is_some() && value.get("method").is_none();
+    if !event_stream {
+        let answer = response.json::<Value>().ok().filter(is_answer);
+        return (answer, session);
+    }
+    for line in BufReader::new(response).lines() {
+        let Ok(line) = line else { break };
+        let Some(data) = line.strip_prefix("data:").map(str::trim) else {
+            continue;
+        };
+        if let Ok(value) = serde_json::from_str::<Value>(data)
+            && is_answer(&value)
+        {
+            return (Some(value), session);
+        }
+    }
+    (None, session)
+}
+
 /// A loopback address nothing listens on.
 fn free_address() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");

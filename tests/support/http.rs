@@ -33,7 +33,10 @@ impl Reply {
         {
             self.body
                 .lines()
-                .filter_map(|line| line.strip_prefix("data: "))
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(str::trim)
+                // Events without data prime a client's resumption.
+                .filter(|data| !data.is_empty())
                 .map(|data| {
                     serde_json::from_str(data).unwrap_or_else(|error| panic!("{error}: {data}"))
                 })

@@ -65,6 +65,7 @@ impl TlsListener {
                 if done.is_closed() {
                     return;
                 }
+                let _ = stream.set_nodelay(true);
                 let acceptor = acceptor.clone();
                 let done = done.clone();
                 tokio::spawn(async move {

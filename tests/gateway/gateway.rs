@@ -494,3 +494,61 @@ fn concurrent_sessions_lose_and_misroute_no_answer() {
     assert_eq!((load.lost, load.misrouted), (0, 0));
     assert_eq!(load.latencies.len(), 12 * 25);
 }
+
+#[test]
+fn a_principal_over_its_rate_limit_is_refused_with_the_reason() {
+    let dir = scratch("gateway-rate-limit");
+    let everything = HttpServer::everything();
+    let config = format!(
+        r#"
+        [listen]
+        address = "{{address}}"
+        [[auth.api_keys]]
+        name = "ci-runner"
+        tenant = "acme"
+        sha256 = "{API_KEY_SHA256}"
+        [[servers]]
+        name = "everything"
+        url = "{url}"
+        [[rate_limits]]
+        tool = "echo"
+        per_minute = 1
+        burst = 2
+        [audit]
+        path = "audit.jsonl"
+        "#,
+        url = everything.url,
+    );
+    let gateway = Gateway::start(&dir, &config);
+    let echo = json!({"call": "echo", "arguments": {"message": "again"}});
+    let lines = python_http_client(
+        &json!([echo, echo, echo, {"call": "get-sum", "arguments": {"a": 1, "b": 2}}]),
+        &gateway.url("everything"),
+        HttpAuth::Bearer(API_KEY),
+    );
+    assert_eq!(lines[0]["isError"], false);
+    assert_eq!(lines[1]["isError"], false);
+    assert_eq!(lines[2]["isError"], true, "{}", lines[2]);
+    assert!(
+        lines[2]["text"].as_str().unwrap().contains("rate-limit"),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(
+        lines[3]["isError"], false,
+        "another tool has no limit: {}",
+        lines[3]
+    );
+    // A new session does not refill the principal's bucket.
+    let again = python_http_client(
+        &json!([echo]),
+        &gateway.url("everything"),
+        HttpAuth::Bearer(API_KEY),
+    );
+    assert_eq!(again[0]["isError"], true, "{}", again[0]);
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("\"rule\":\"rate-limit\""),
+        "the refusal is audited"
+    );
+}

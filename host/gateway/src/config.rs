@@ -26,13 +26,22 @@
 //!
 //! [audit]
 //! path = "audit.jsonl"
+//!
+//! [[rate_limits]]                            # per principal
+//! tool = "send_email"                        # default: every call
+//! per_minute = 10
+//! burst = 3
+//! over = "escalate"                          # default: deny
 //! ```
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use portcullis::Verdict;
 use serde::Deserialize;
+
+pub use crate::limits::RateLimit;
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,6 +64,9 @@ pub struct GatewayConfig {
     /// Limits on sessions.
     #[serde(default)]
     pub sessions: SessionLimits,
+    /// Rate limits on calls, per principal.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimit>,
 }
 
 /// `[listen]`.
@@ -456,6 +468,22 @@ impl GatewayConfig {
                 }
                 (Some(url), true) => check_upstream_url(&server.name, url)?,
                 (None, false) => {}
+            }
+        }
+        for limit in &self.rate_limits {
+            let rate_ok = limit.per_minute.is_finite() && limit.per_minute > 0.0;
+            let burst_ok = limit
+                .burst
+                .is_none_or(|burst| burst.is_finite() && burst >= 1.0);
+            if !rate_ok || !burst_ok {
+                return invalid(
+                    "rate_limits: per_minute must be above 0 and burst at least 1".into(),
+                );
+            }
+            if limit.over == Verdict::Allow {
+                return invalid(
+                    "rate_limits: over is deny or escalate; a limit that allows is none".into(),
+                );
             }
         }
         if self.servers.is_empty() {

@@ -26,6 +26,7 @@ pub mod auth;
 pub mod config;
 pub mod guard;
 mod http;
+pub mod limits;
 mod sessions;
 mod tls;
 mod upstream;
@@ -37,9 +38,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::serve::ListenerExt as _;
 use axum::http::StatusCode;
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use portcullis::audit::AuditLog;
 use portcullis::{Decider, StateQuota};
 
@@ -88,6 +89,14 @@ impl Gateway {
         // One process-wide TLS provider, for the issuer's keys and the
         // listener: ring, pure Rust and assembly, with no build-time tools.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let decider: Arc<dyn Decider> = if config.rate_limits.is_empty() {
+            decider
+        } else {
+            Arc::new(limits::RateLimited::new(
+                decider,
+                config.rate_limits.clone(),
+            ))
+        };
         Gateway {
             auth: Authenticator::new(&config),
             guard: OriginGuard::new(&config),

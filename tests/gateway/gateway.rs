@@ -13,12 +13,14 @@ const ACME: OAuthClient = OAuthClient {
     id: "acme-agent",
     secret: "acme-client-secret-0123456789abcdef",
     tenant: "acme",
+    roles: &["support"],
 };
 
 const GLOBEX: OAuthClient = OAuthClient {
     id: "globex-agent",
     secret: "globex-client-secret-0123456789abcdef",
     tenant: "globex",
+    roles: &[],
 };
 
 /// An API key of the tenant `acme`, and its SHA-256 (`printf %s KEY | sha256sum`).
@@ -551,4 +553,71 @@ fn a_principal_over_its_rate_limit_is_refused_with_the_reason() {
         audit.contains("\"rule\":\"rate-limit\""),
         "the refusal is audited"
     );
+}
+
+#[test]
+fn roles_grant_tools_per_tenant_settings() {
+    let dir = scratch("gateway-rbac");
+    let provider = OpenIdProvider::start(&[ACME, GLOBEX]);
+    let everything = HttpServer::everything();
+    // acme grants its support role `echo` alone; globex configures no
+    // access control, so its callers see every tool.
+    std::fs::write(
+        dir.join("settings.json"),
+        json!({"tenants": {"acme": {"rbac": {"roles": {"support": ["echo"]}}}}}).to_string(),
+    )
+    .unwrap();
+    let config = format!(
+        r#"
+        [listen]
+        address = "{{address}}"
+        [auth.oauth]
+        issuer = "{issuer}"
+        tenant_claim = "tenant"
+        [[servers]]
+        name = "everything"
+        url = "{url}"
+        [policies]
+        settings = "settings.json"
+        [audit]
+        path = "audit.jsonl"
+        "#,
+        issuer = provider.issuer,
+        url = everything.url,
+    );
+    let gateway = Gateway::start(&dir, &config);
+    let steps = json!([{"list": true}, {"call": "get-sum", "arguments": {"a": 1, "b": 2}}]);
+    let listed = |lines: &[Value]| -> Vec<String> {
+        lines[0]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|tool| tool["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let as_client = |client: OAuthClient| {
+        python_http_client(
+            &steps,
+            &gateway.url("everything"),
+            HttpAuth::OAuth {
+                issuer: &provider.issuer,
+                client_id: client.id,
+                secret: client.secret,
+            },
+        )
+    };
+    let acme = as_client(ACME);
+    assert_eq!(listed(&acme), ["echo"], "the listing is filtered by role");
+    assert_eq!(acme[1]["isError"], true);
+    assert!(
+        acme[1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("tool-not-granted"),
+        "{}",
+        acme[1]
+    );
+    let globex = as_client(GLOBEX);
+    assert!(listed(&globex).len() > 3, "{:?}", listed(&globex));
+    assert_eq!(globex[1]["isError"], false, "{}", globex[1]);
 }

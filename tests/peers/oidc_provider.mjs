@@ -2,16 +2,16 @@
 //
 //     node oidc_provider.mjs CLIENTS_JSON
 //
-// CLIENTS_JSON is [{"id", "secret", "tenant"}, ...]. Each client may get
-// access tokens through the client credentials grant: JWTs (RS256) whose
-// audience is the resource the client asks for (RFC 8707), carrying the
-// client's tenant as the `tenant` claim. Listens on a free loopback port
-// and prints {"issuer": URL} once it is ready.
+// CLIENTS_JSON is [{"id", "secret", "tenant", "roles"?}, ...]. Each client
+// may get access tokens through the client credentials grant: JWTs (RS256)
+// whose audience is the resource the client asks for (RFC 8707), carrying
+// the client's tenant as the `tenant` claim and its roles as `roles`.
+// Listens on a free loopback port and prints {"issuer": URL} once ready.
 import http from "node:http";
 import Provider from "oidc-provider";
 
 const clients = JSON.parse(process.argv[2] ?? "[]");
-const tenants = Object.fromEntries(clients.map((client) => [client.id, client.tenant]));
+const byId = Object.fromEntries(clients.map((client) => [client.id, client]));
 
 const server = http.createServer();
 server.listen(0, "127.0.0.1", () => {
@@ -40,7 +40,10 @@ server.listen(0, "127.0.0.1", () => {
         }),
       },
     },
-    extraTokenClaims: (_ctx, token) => ({ tenant: tenants[token.clientId] }),
+    extraTokenClaims: (_ctx, token) => ({
+      tenant: byId[token.clientId].tenant,
+      roles: byId[token.clientId].roles ?? [],
+    }),
   });
   server.on("request", provider.callback());
   console.log(JSON.stringify({ issuer }));

@@ -22,6 +22,8 @@ pub struct OAuthClient {
     pub secret: &'static str,
     /// The `tenant` claim of its tokens.
     pub tenant: &'static str,
+    /// The `roles` claim of its tokens.
+    pub roles: &'static [&'static str],
 }
 
 /// A running OpenID provider.
@@ -37,7 +39,7 @@ impl OpenIdProvider {
         let clients: Vec<Value> = clients
             .iter()
             .map(
-                |client| json!({"id": client.id, "secret": client.secret, "tenant": client.tenant}),
+                |client| json!({"id": client.id, "secret": client.secret, "tenant": client.tenant, "roles": client.roles}),
             )
             .collect();
         let module = peers_dir().join("oidc_provider.mjs");

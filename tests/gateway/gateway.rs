@@ -621,3 +621,91 @@ fn roles_grant_tools_per_tenant_settings() {
     assert!(listed(&globex).len() > 3, "{:?}", listed(&globex));
     assert_eq!(globex[1]["isError"], false, "{}", globex[1]);
 }
+
+/// Sends a raw HTTP request on a new connection and returns it, to read
+/// the response as it streams.
+fn open_stream(address: &str, head: &str, body: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(stream, "{head}Content-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+    stream
+}
+
+/// Reads `stream` until what it received contains `needle`; all of it.
+fn read_until(stream: &mut std::net::TcpStream, needle: &str) -> String {
+    use std::io::Read;
+    let mut received = String::new();
+    let mut buffer = [0u8; 4096];
+    while !received.contains(needle) {
+        let read = stream.read(&mut buffer).expect("the stream goes on");
+        assert!(read > 0, "the stream ended before {needle:?}: {received}");
+        received.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    received
+}
+
+#[test]
+fn a_client_that_loses_a_stream_resumes_it_and_loses_no_answer() {
+    let dir = scratch("gateway-resume");
+    let everything = HttpServer::everything();
+    let config = format!(
+        r#"
+        [listen]
+        address = "{{address}}"
+        [auth]
+        anonymous = true
+        [[servers]]
+        name = "everything"
+        url = "{url}"
+        "#,
+        url = everything.url,
+    );
+    let gateway = Gateway::start(&dir, &config);
+    let opened = gateway.post("everything", &[], &initialize());
+    let session = opened.header("mcp-session-id").unwrap().to_owned();
+    let headers = [
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    assert_eq!(
+        gateway.post("everything", &headers, &initialized).status,
+        202
+    );
+
+    // A call that reports its progress for two seconds; the client reads
+    // the first event and goes away.
+    let call = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {
+        "name": "trigger-long-running-operation",
+        "arguments": {"duration": 2, "steps": 4},
+        "_meta": {"progressToken": "p"}}});
+    let head = format!(
+        "POST /mcp/everything HTTP/1.1\r\nHost: {}\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMcp-Session-Id: {session}\r\nMCP-Protocol-Version: 2025-11-25\r\n",
+        gateway.address
+    );
+    let mut lost = open_stream(&gateway.address, &head, &call.to_string());
+    let first = read_until(&mut lost, "\n\n");
+    let last_event = first
+        .lines()
+        .find_map(|line| line.strip_prefix("id:"))
+        .expect("every event has an id")
+        .trim()
+        .to_owned();
+    drop(lost);
+
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let head = format!(
+        "GET /mcp/everything HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\nMcp-Session-Id: {session}\r\nLast-Event-ID: {last_event}\r\n",
+        gateway.address
+    );
+    let mut resumed = open_stream(&gateway.address, &head, "");
+    let received = read_until(&mut resumed, "Long running operation completed");
+    assert!(received.starts_with("HTTP/1.1 200"), "{received}");
+    assert!(
+        received.contains(r#""id":7"#),
+        "the answer arrives: {received}"
+    );
+}

@@ -6,7 +6,10 @@
 //! - `initialize` opens a session, whose id comes back as `Mcp-Session-Id`;
 //!   every later request carries it (400 without, 404 for an id that is
 //!   not the caller's).
-//! - `GET` opens the stream for messages no request waits for.
+//! - `GET` opens the stream for messages no request waits for. Every event
+//!   has an id; a `GET` with the `Last-Event-ID` of a stream the client
+//!   lost gets again what that stream was sent after it, and an answer
+//!   whose stream is gone goes to the next stream rather than nowhere.
 //! - `DELETE` ends the session and stops its server.
 //! - Under the 2026-07-28 revision, which has no sessions, the requests of
 //!   one caller to one server share one session, so that what the policies
@@ -38,6 +41,9 @@ pub const SESSION_ID: &str = "mcp-session-id";
 
 /// The protocol version header.
 pub const PROTOCOL_VERSION: &str = "mcp-protocol-version";
+
+/// The header a client resumes a lost stream with.
+const LAST_EVENT_ID: &str = "last-event-id";
 
 /// The revisions of MCP the gateway speaks over HTTP.
 pub const SUPPORTED_VERSIONS: [&str; 4] = ["2025-03-26", "2025-06-18", "2025-11-25", MODERN];
@@ -297,7 +303,8 @@ pub(crate) async fn get(
         .get(session, &identity)
         .ok_or_else(|| Refusal::new(StatusCode::NOT_FOUND, "no such session"))?;
     let (listener, messages) = SessionHandle::stream();
-    if !handle.send(Input::Listen(listener)).await {
+    let last_event = header_text(&headers, LAST_EVENT_ID).map(str::to_owned);
+    if !handle.send(Input::Listen(listener, last_event)).await {
         return Err(Refusal::new(StatusCode::NOT_FOUND, "the session has ended"));
     }
     Ok(event_stream(messages))
@@ -326,12 +333,14 @@ pub(crate) async fn resource_metadata(State(gateway): State<Arc<Gateway>>) -> Re
     Json(gateway.auth.metadata().clone()).into_response()
 }
 
-/// An SSE response of the messages `messages` carries, each one event.
-fn event_stream(messages: tokio::sync::mpsc::Receiver<Vec<u8>>) -> Response {
+/// An SSE response of the messages `messages` carries, each one event
+/// with its id.
+fn event_stream(messages: tokio::sync::mpsc::Receiver<crate::sessions::Event>) -> Response {
     let events = stream::unfold(messages, |mut messages| async move {
-        let message = messages.recv().await?;
+        let (id, message) = messages.recv().await?;
         let event = Event::default()
             .event("message")
+            .id(id)
             .data(String::from_utf8_lossy(&message));
         Some((Ok::<_, Infallible>(event), messages))
     });

@@ -41,10 +41,11 @@ pub(crate) enum Input {
     /// the server sends meanwhile) go to `reply`.
     Client {
         frame: Frame,
-        reply: Option<(RequestId, mpsc::Sender<Vec<u8>>)>,
+        reply: Option<(RequestId, StreamSender)>,
     },
-    /// A `GET` stream for messages no request waits for.
-    Listen(mpsc::Sender<Vec<u8>>),
+    /// A `GET` stream for messages no request waits for; with the
+    /// `Last-Event-ID` of a stream the client lost, it resumes that one.
+    Listen(StreamSender, Option<String>),
     /// The client deleted the session.
     Close,
 }
@@ -69,8 +70,9 @@ impl SessionHandle {
     }
 
     /// A channel for one response stream.
-    pub(crate) fn stream() -> (mpsc::Sender<Vec<u8>>, mpsc::Receiver<Vec<u8>>) {
-        mpsc::channel(STREAM_BUFFER)
+    pub(crate) fn stream() -> (StreamSender, mpsc::Receiver<Event>) {
+        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+        (StreamSender(sender), receiver)
     }
 }
 
@@ -212,49 +214,110 @@ impl Registry {
     }
 }
 
+/// One event for a response stream: its SSE id (`<stream>:<seq>`, which a
+/// client resumes from with `Last-Event-ID`) and the message.
+pub(crate) type Event = (String, Vec<u8>);
+
+/// The sending half of one response stream.
+#[derive(Debug)]
+pub(crate) struct StreamSender(mpsc::Sender<Event>);
+
+/// An open stream, numbered in its session.
+struct Stream {
+    number: u64,
+    sent: u64,
+    sender: mpsc::Sender<Event>,
+}
+
 /// Where the messages for the client go.
 #[derive(Default)]
 struct Streams {
     /// The response stream of each request still waiting for its answer,
     /// most recent last.
-    waiting: Vec<(RequestId, mpsc::Sender<Vec<u8>>)>,
+    waiting: Vec<(RequestId, Stream)>,
     /// The `GET` stream.
-    listener: Option<mpsc::Sender<Vec<u8>>>,
+    listener: Option<Stream>,
     /// What no stream could take yet.
     backlog: VecDeque<Vec<u8>>,
+    /// The streams opened so far.
+    opened: u64,
+    /// What was sent lately, by stream and sequence number, for a client
+    /// that resumes a stream it lost; at most [`MAX_HISTORY_BYTES`].
+    history: VecDeque<(u64, u64, Vec<u8>)>,
+    history_bytes: usize,
 }
 
+/// How much of what was sent is kept for resumption.
+const MAX_HISTORY_BYTES: usize = 4 * 1024 * 1024;
+
 impl Streams {
+    fn open(&mut self, sender: StreamSender) -> Stream {
+        self.opened += 1;
+        Stream {
+            number: self.opened,
+            sent: 0,
+            sender: sender.0,
+        }
+    }
+
+    /// Sends `message` on `stream`, keeping it for resumption; gives it back
+    /// when the stream's reader is gone.
+    async fn send(&mut self, stream: &mut Stream, message: Vec<u8>) -> Result<(), Vec<u8>> {
+        let sent = stream.sent + 1;
+        let id = format!("{}:{sent}", stream.number);
+        stream
+            .sender
+            .send((id, message.clone()))
+            .await
+            .map_err(|returned| returned.0.1)?;
+        // Only what reached the stream is kept: what did not goes to
+        // another stream, and is not replayed twice.
+        stream.sent = sent;
+        self.history_bytes += message.len();
+        self.history.push_back((stream.number, sent, message));
+        while self.history_bytes > MAX_HISTORY_BYTES {
+            match self.history.pop_front() {
+                Some((_, _, old)) => self.history_bytes -= old.len(),
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
     /// Sends one message to the client: an answer to the stream of its
-    /// request (which it then ends); anything else to the most recent
-    /// request stream still open, else the `GET` stream, else the backlog.
+    /// request (which it then ends); anything else, or an answer whose
+    /// stream is gone, to the most recent request stream still open, else
+    /// the `GET` stream, else the backlog that the next `GET` stream gets.
     async fn deliver(&mut self, message: Vec<u8>) {
+        let mut message = message;
         if let Some(id) = response_id(&message)
             && let Some(at) = self.waiting.iter().position(|(waiting, _)| *waiting == id)
         {
-            let (_, stream) = self.waiting.remove(at);
-            if stream.send(message).await.is_err() {
-                tracing::debug!(%id, "the client stopped waiting for its answer");
-            }
-            return;
-        }
-        let mut message = message;
-        while let Some((_, stream)) = self.waiting.last() {
-            match stream.send(message).await {
+            let (_, mut stream) = self.waiting.remove(at);
+            match self.send(&mut stream, message).await {
                 Ok(()) => return,
                 Err(returned) => {
-                    message = returned.0;
-                    self.waiting.pop();
+                    tracing::debug!(%id, "the answer's stream is gone; it goes to another");
+                    message = returned;
                 }
             }
         }
-        if let Some(listener) = &self.listener {
-            match listener.send(message).await {
-                Ok(()) => return,
-                Err(returned) => {
-                    message = returned.0;
-                    self.listener = None;
+        while let Some((id, mut stream)) = self.waiting.pop() {
+            match self.send(&mut stream, message).await {
+                Ok(()) => {
+                    self.waiting.push((id, stream));
+                    return;
                 }
+                Err(returned) => message = returned,
+            }
+        }
+        if let Some(mut listener) = self.listener.take() {
+            match self.send(&mut listener, message).await {
+                Ok(()) => {
+                    self.listener = Some(listener);
+                    return;
+                }
+                Err(returned) => message = returned,
             }
         }
         if self.backlog.len() == MAX_BACKLOG {
@@ -264,16 +327,44 @@ impl Streams {
         self.backlog.push_back(message);
     }
 
-    /// Makes `listener` the `GET` stream, and hands it the backlog.
-    async fn listen(&mut self, listener: mpsc::Sender<Vec<u8>>) {
+    /// Makes `sender` the `GET` stream. Resuming (`last_event` is the
+    /// `Last-Event-ID` of a lost stream), it first gets again what that
+    /// stream was sent after that event, under the same ids; then the
+    /// backlog.
+    async fn listen(&mut self, sender: StreamSender, last_event: Option<&str>) {
+        let mut listener = self.open(sender);
+        if let Some((number, seq)) = last_event.and_then(parse_event_id) {
+            let again: Vec<(u64, Vec<u8>)> = self
+                .history
+                .iter()
+                .filter(|(stream, sent, _)| *stream == number && *sent > seq)
+                .map(|(_, sent, message)| (*sent, message.clone()))
+                .collect();
+            for (sent, message) in again {
+                if listener
+                    .sender
+                    .send((format!("{number}:{sent}"), message))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        }
         while let Some(message) = self.backlog.pop_front() {
-            if let Err(returned) = listener.send(message).await {
-                self.backlog.push_front(returned.0);
+            if let Err(returned) = self.send(&mut listener, message).await {
+                self.backlog.push_front(returned);
                 return;
             }
         }
         self.listener = Some(listener);
     }
+}
+
+/// The stream and sequence numbers of an event id (`3:17`).
+fn parse_event_id(id: &str) -> Option<(u64, u64)> {
+    let (stream, seq) = id.trim().split_once(':')?;
+    Some((stream.parse().ok()?, seq.parse().ok()?))
 }
 
 /// The id of `message` if it is an answer (it has an id and no method).
@@ -302,13 +393,14 @@ async fn run(
             input = inputs.recv() => match input {
                 None | Some(Input::Close) => break,
                 Some(Input::Client { frame, reply }) => {
-                    if let Some(reply) = reply {
-                        streams.waiting.push(reply);
+                    if let Some((id, sender)) = reply {
+                        let stream = streams.open(sender);
+                        streams.waiting.push((id, stream));
                     }
                     session.on_client_frame(frame)
                 }
-                Some(Input::Listen(listener)) => {
-                    streams.listen(listener).await;
+                Some(Input::Listen(listener, last_event)) => {
+                    streams.listen(listener, last_event.as_deref()).await;
                     continue;
                 }
             },

@@ -709,3 +709,50 @@ fn a_client_that_loses_a_stream_resumes_it_and_loses_no_answer() {
         "the answer arrives: {received}"
     );
 }
+
+#[test]
+fn the_gateway_serves_tls_with_its_certificate() {
+    let dir = scratch("gateway-tls");
+    let certificate = portcullis_tests::gateway::self_signed_certificate(&dir);
+    let everything = HttpServer::everything();
+    let config = format!(
+        r#"
+        [listen]
+        address = "{{address}}"
+        tls = {{ cert = "cert.pem", key = "key.pem" }}
+        [[auth.api_keys]]
+        name = "ci-runner"
+        tenant = "acme"
+        sha256 = "{API_KEY_SHA256}"
+        [[servers]]
+        name = "everything"
+        url = "{url}"
+        "#,
+        url = everything.url,
+    );
+    let gateway = Gateway::start(&dir, &config);
+    let port = gateway.address.rsplit(':').next().unwrap();
+    let url = format!("https://localhost:{port}/mcp/everything");
+    let trusted = portcullis_tests::gateway::https_client(Some(&certificate));
+    let reply = trusted
+        .post(&url)
+        .header("Authorization", format!("Bearer {API_KEY}"))
+        .header("Accept", "application/json, text/event-stream")
+        .header("Content-Type", "application/json")
+        .body(initialize().to_string())
+        .send()
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert!(reply.headers().contains_key("mcp-session-id"));
+    assert!(reply.text().unwrap().contains("serverInfo"));
+
+    let untrusting = portcullis_tests::gateway::https_client(None);
+    assert!(
+        untrusting.get(&url).send().is_err(),
+        "a self-signed certificate is not trusted by default"
+    );
+    let plain = untrusting
+        .get(format!("http://{}/healthz", gateway.address))
+        .send();
+    assert!(plain.is_err(), "no plain HTTP beside TLS: {plain:?}");
+}

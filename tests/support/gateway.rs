@@ -406,6 +406,32 @@ fn exchange(
     (None, session)
 }
 
+/// Makes a self-signed certificate for `localhost`, writes it and its key
+/// as `cert.pem` and `key.pem` in `dir`, and returns the certificate (PEM).
+pub fn self_signed_certificate(dir: &Path) -> String {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let certificate = certified.cert.pem();
+    std::fs::write(dir.join("cert.pem"), &certificate).expect("written");
+    std::fs::write(dir.join("key.pem"), certified.signing_key.serialize_pem()).expect("written");
+    certificate
+}
+
+/// An HTTPS client that trusts `certificate` (PEM) alone, or, without one,
+/// the system's roots.
+pub fn https_client(certificate: Option<&str>) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let builder = reqwest::blocking::Client::builder();
+    match certificate {
+        Some(pem) => builder.tls_certs_only([
+            reqwest::Certificate::from_pem(pem.as_bytes()).expect("a PEM certificate")
+        ]),
+        None => builder,
+    }
+    .build()
+    .expect("a client")
+}
+
 /// A loopback address nothing listens on.
 fn free_address() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");

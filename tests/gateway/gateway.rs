@@ -756,3 +756,55 @@ fn the_gateway_serves_tls_with_its_certificate() {
         .send();
     assert!(plain.is_err(), "no plain HTTP beside TLS: {plain:?}");
 }
+
+#[test]
+fn a_changed_configuration_is_put_in_force_and_a_broken_one_is_not() {
+    let dir = scratch("gateway-reload");
+    let everything = HttpServer::everything();
+    let config = |sha256: &str| {
+        format!(
+            r#"
+            [listen]
+            address = "{{address}}"
+            [[auth.api_keys]]
+            name = "ci-runner"
+            tenant = "acme"
+            sha256 = "{sha256}"
+            [[servers]]
+            name = "everything"
+            url = "{url}"
+            "#,
+            url = everything.url,
+        )
+    };
+    let gateway = Gateway::start(&dir, &config(API_KEY_SHA256));
+    let with_key = |key: &str| {
+        let bearer = format!("Bearer {key}");
+        gateway
+            .post("everything", &[("Authorization", &bearer)], &initialize())
+            .status
+    };
+    assert_eq!(with_key(API_KEY), 200);
+    // The key is rotated (printf %s pk-rotated-key-2 | sha256sum).
+    let rotated = "pk-rotated-key-2";
+    let rotated_sha256 = "c831a061114ab74da7f2614fa92664f48c4d81ac7f4ae2a67f1719e77b383903";
+    let text = config(rotated_sha256).replace("{address}", &gateway.address);
+    std::fs::write(&gateway.config, text).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while with_key(rotated) != 200 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new configuration never took over"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        with_key(API_KEY),
+        401,
+        "the old key went with the old configuration"
+    );
+    std::fs::write(&gateway.config, "[listen]\naddress = \"nonsense").unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(with_key(rotated), 200, "a broken file changes nothing");
+    assert_eq!(with_key(API_KEY), 401);
+}

@@ -19,7 +19,9 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
     /// The gateway's configuration (TOML): listener, TLS, authentication,
-    /// servers, policies, audit.
+    /// servers, policies, audit. It is watched: a change that loads is put
+    /// in force for new requests, one that does not is reported and the
+    /// last good one stays.
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
     /// How the policies run; `--policies` and `--settings` override the
@@ -60,18 +62,15 @@ pub(crate) fn run(mut args: GatewayArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the gateway's threads")?;
+    let config_path = args.config.clone();
     runtime.block_on(async move {
-        let scheme = if gateway.config().listen.tls.is_some() {
+        let scheme = if gateway.listen().tls.is_some() {
             "https"
         } else {
             "http"
         };
-        let servers: Vec<String> = gateway
-            .config()
-            .servers
-            .iter()
-            .map(|server| server.name.clone())
-            .collect();
+        let servers = gateway.server_names();
+        gateway.watch(config_path);
         gateway
             .serve(
                 |address| {

@@ -114,25 +114,29 @@ const INTERNAL_ERROR: i64 = -32603;
 
 /// The checks every MCP request passes: the guard, then who it is.
 async fn admit(gateway: &Gateway, headers: &HeaderMap) -> Result<Identity, Refusal> {
-    if let Err(why) = gateway.guard.check(headers) {
+    let current = gateway.current();
+    if let Err(why) = current.guard.check(headers) {
         tracing::warn!(why, "request refused");
         return Err(Refusal::new(StatusCode::FORBIDDEN, why));
     }
-    gateway.auth.authenticate(headers).await.map_err(|error| {
+    current.auth.authenticate(headers).await.map_err(|error| {
         tracing::info!(%error, "unauthenticated request");
         Refusal {
-            challenge: Some(gateway.auth.challenge(&error)),
+            challenge: Some(current.auth.challenge(&error)),
             ..Refusal::new(StatusCode::UNAUTHORIZED, error.to_string())
         }
     })
 }
 
-fn server<'a>(gateway: &'a Gateway, name: &str) -> Result<&'a ServerConfig, Refusal> {
+/// The server `name`, as configured now.
+fn server(gateway: &Gateway, name: &str) -> Result<ServerConfig, Refusal> {
     gateway
+        .current()
         .config
         .servers
         .iter()
         .find(|server| server.name == name)
+        .cloned()
         .ok_or_else(|| {
             Refusal::new(
                 StatusCode::NOT_FOUND,
@@ -237,10 +241,10 @@ pub(crate) async fn post(
             Target::Named(session.to_owned(), handle)
         }
         None if initialize => {
-            let (session, handle) = gateway.open(&identity, server)?;
+            let (session, handle) = gateway.open(&identity, &server)?;
             Target::Named(session, handle)
         }
-        None if modern => Target::Stateless(gateway.stateless(&identity, server)?),
+        None if modern => Target::Stateless(gateway.stateless(&identity, &server)?),
         None => {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
@@ -330,7 +334,7 @@ pub(crate) async fn delete(
 
 /// `GET /.well-known/oauth-protected-resource[/…]` (RFC 9728).
 pub(crate) async fn resource_metadata(State(gateway): State<Arc<Gateway>>) -> Response {
-    Json(gateway.auth.metadata().clone()).into_response()
+    Json(gateway.current().auth.metadata().clone()).into_response()
 }
 
 /// An SSE response of the messages `messages` carries, each one event

@@ -33,7 +33,8 @@ mod upstream;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -55,13 +56,49 @@ use sessions::{OpenError, Registry, SessionHandle, SessionParts};
 /// How often idle sessions are looked for.
 const REAP_INTERVAL: Duration = Duration::from_secs(30);
 
-/// A gateway: its configuration, who may call it, and its sessions.
-pub struct Gateway {
+/// How often the configuration file is looked at for changes.
+const CONFIG_POLL: Duration = Duration::from_secs(1);
+
+/// What one configuration makes of the gateway: swapped whole when the
+/// configuration is reloaded, so a request sees one configuration from its
+/// start to its end.
+struct Generation {
     config: GatewayConfig,
     auth: Authenticator,
     guard: OriginGuard,
+    /// The policies behind the configuration's rate limits.
+    decider: Arc<dyn Decider>,
+}
+
+impl Generation {
+    fn new(config: GatewayConfig, policies: &Arc<dyn Decider>) -> Generation {
+        let decider: Arc<dyn Decider> = if config.rate_limits.is_empty() {
+            Arc::clone(policies)
+        } else {
+            Arc::new(limits::RateLimited::new(
+                Arc::clone(policies),
+                config.rate_limits.clone(),
+            ))
+        };
+        Generation {
+            auth: Authenticator::new(&config),
+            guard: OriginGuard::new(&config),
+            decider,
+            config,
+        }
+    }
+}
+
+/// A gateway: its configuration, who may call it, and its sessions.
+pub struct Gateway {
+    current: RwLock<Arc<Generation>>,
+    policies: Arc<dyn Decider>,
+    /// Where it listens, and its session limits: as first configured (a
+    /// change needs a restart).
+    listen: config::ListenConfig,
     sessions: Registry,
-    parts: SessionParts,
+    state_quota: StateQuota,
+    audit: Option<Arc<Mutex<AuditLog>>>,
     /// The session each caller's 2026-07-28 requests share, per server.
     stateless: Mutex<HashMap<(String, String, String), String>>,
 }
@@ -69,51 +106,112 @@ pub struct Gateway {
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Gateway")
-            .field("address", &self.config.listen.address)
+            .field("address", &self.listen.address)
             .field("sessions", &self.sessions)
             .finish_non_exhaustive()
     }
 }
 
 impl Gateway {
-    /// A gateway of `config` deciding with `decider` (a
+    /// A gateway of `config` deciding with `policies` (a
     /// [`PolicyHandle`](portcullis::reload::PolicyHandle), for policies
     /// that hot-reload), each session's state bounded by `state_quota`,
     /// every decision appended to `audit`.
     pub fn new(
         config: GatewayConfig,
-        decider: Arc<dyn Decider>,
+        policies: Arc<dyn Decider>,
         state_quota: StateQuota,
         audit: Option<AuditLog>,
     ) -> Gateway {
         // One process-wide TLS provider, for the issuer's keys and the
         // listener: ring, pure Rust and assembly, with no build-time tools.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let decider: Arc<dyn Decider> = if config.rate_limits.is_empty() {
-            decider
-        } else {
-            Arc::new(limits::RateLimited::new(
-                decider,
-                config.rate_limits.clone(),
-            ))
-        };
         Gateway {
-            auth: Authenticator::new(&config),
-            guard: OriginGuard::new(&config),
+            listen: config.listen.clone(),
             sessions: Registry::new(config.sessions.clone()),
-            parts: SessionParts {
-                decider,
-                state_quota,
-                audit: audit.map(|log| Arc::new(Mutex::new(log))),
-            },
+            current: RwLock::new(Arc::new(Generation::new(config, &policies))),
+            policies,
+            state_quota,
+            audit: audit.map(|log| Arc::new(Mutex::new(log))),
             stateless: Mutex::new(HashMap::new()),
-            config,
         }
     }
 
-    /// The configuration.
-    pub fn config(&self) -> &GatewayConfig {
-        &self.config
+    fn current(&self) -> Arc<Generation> {
+        Arc::clone(
+            &self
+                .current
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Where the gateway listens.
+    pub fn listen(&self) -> &config::ListenConfig {
+        &self.listen
+    }
+
+    /// The names of the servers behind it now.
+    pub fn server_names(&self) -> Vec<String> {
+        self.current()
+            .config
+            .servers
+            .iter()
+            .map(|server| server.name.clone())
+            .collect()
+    }
+
+    /// Puts `config` in force for every request from now on: its
+    /// authentication, servers, origins and rate limits. Sessions already
+    /// open keep their server. `[listen]` and `[sessions]` stay as they
+    /// were (they need a restart), and rate limits start full again.
+    pub fn reload(&self, config: GatewayConfig) {
+        if config.listen.address != self.listen.address
+            || config.listen.tls.as_ref().map(|tls| (&tls.cert, &tls.key))
+                != self.listen.tls.as_ref().map(|tls| (&tls.cert, &tls.key))
+        {
+            tracing::warn!("the address and TLS files change only with a restart");
+        }
+        let generation = Arc::new(Generation::new(config, &self.policies));
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = generation;
+        tracing::info!("configuration reloaded");
+    }
+
+    /// Watches the configuration file at `path` and reloads it when it
+    /// changes. One that does not load (or fails its checks) is reported,
+    /// and the last good one stays in force.
+    pub fn watch(self: &Arc<Self>, path: PathBuf) {
+        let gateway = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let stamp = |path: &PathBuf| {
+                std::fs::metadata(path)
+                    .ok()
+                    .map(|meta| (meta.modified().ok(), meta.len()))
+            };
+            let mut seen = stamp(&path);
+            let mut interval = tokio::time::interval(CONFIG_POLL);
+            loop {
+                interval.tick().await;
+                let Some(gateway) = gateway.upgrade() else {
+                    return;
+                };
+                let now = stamp(&path);
+                if now == seen {
+                    continue;
+                }
+                seen = now;
+                match GatewayConfig::load(&path) {
+                    Ok(config) => gateway.reload(config),
+                    Err(error) => tracing::error!(
+                        error = %anyhow::Error::from(error),
+                        "the changed configuration is refused; the last good one stays"
+                    ),
+                }
+            }
+        });
     }
 
     /// The routes: `/mcp/{server}`, the protected resource metadata, and
@@ -133,7 +231,9 @@ impl Gateway {
                 get(http::resource_metadata),
             )
             .route("/healthz", get(|| async { "ok" }))
-            .layer(DefaultBodyLimit::max(self.config.sessions.max_body_bytes))
+            .layer(DefaultBodyLimit::max(
+                self.current().config.sessions.max_body_bytes,
+            ))
             .with_state(Arc::clone(self))
     }
 
@@ -148,7 +248,7 @@ impl Gateway {
         ready: impl FnOnce(SocketAddr),
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let listener = tokio::net::TcpListener::bind(self.config.listen.address).await?;
+        let listener = tokio::net::TcpListener::bind(self.listen.address).await?;
         let address = listener.local_addr()?;
         let reaper = Arc::clone(&self);
         let reaping = tokio::spawn(async move {
@@ -159,7 +259,7 @@ impl Gateway {
             }
         });
         let router = self.router();
-        let served = match &self.config.listen.tls {
+        let served = match &self.listen.tls {
             Some(tls) => {
                 let listener = tls::TlsListener::new(listener, tls::server_config(tls)?);
                 ready(address);
@@ -183,6 +283,15 @@ impl Gateway {
         Ok(served?)
     }
 
+    /// What a session opened now is made of.
+    fn parts(&self) -> SessionParts {
+        SessionParts {
+            decider: Arc::clone(&self.current().decider),
+            state_quota: self.state_quota,
+            audit: self.audit.clone(),
+        }
+    }
+
     /// Opens a session of `identity` with `server`.
     fn open(
         &self,
@@ -190,7 +299,7 @@ impl Gateway {
         server: &ServerConfig,
     ) -> Result<(String, Arc<SessionHandle>), Refusal> {
         self.sessions
-            .open(identity, server, &self.parts)
+            .open(identity, server, &self.parts())
             .map_err(|error| {
                 tracing::warn!(%error, "session refused");
                 let status = match error {

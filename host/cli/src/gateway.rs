@@ -62,7 +62,7 @@ pub(crate) fn run(mut args: GatewayArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the gateway's threads")?;
-    let config_path = args.config.clone();
+    let config_path = args.config;
     runtime.block_on(async move {
         let scheme = if gateway.listen().tls.is_some() {
             "https"

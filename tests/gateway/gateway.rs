@@ -70,6 +70,27 @@ fn start(name: &str) -> (OpenIdProvider, Gateway, std::path::PathBuf) {
     (provider, gateway, dir)
 }
 
+/// A gateway in front of the remote `everything`, which the API key of
+/// `acme` may call, with `extra` TOML after the configuration.
+fn keyed_everything(dir: &std::path::Path, everything: &HttpServer, extra: &str) -> Gateway {
+    let config = format!(
+        r#"
+        [listen]
+        address = "{{address}}"
+        [[auth.api_keys]]
+        name = "ci-runner"
+        tenant = "acme"
+        sha256 = "{API_KEY_SHA256}"
+        [[servers]]
+        name = "everything"
+        url = "{url}"
+        {extra}
+        "#,
+        url = everything.url,
+    );
+    Gateway::start(dir, &config)
+}
+
 fn initialize() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
@@ -471,21 +492,7 @@ fn a_remote_server_gets_its_own_credential_never_the_clients() {
 fn concurrent_sessions_lose_and_misroute_no_answer() {
     let dir = scratch("gateway-load");
     let everything = HttpServer::everything();
-    let config = format!(
-        r#"
-        [listen]
-        address = "{{address}}"
-        [[auth.api_keys]]
-        name = "ci-runner"
-        tenant = "acme"
-        sha256 = "{API_KEY_SHA256}"
-        [[servers]]
-        name = "everything"
-        url = "{url}"
-        "#,
-        url = everything.url,
-    );
-    let gateway = Gateway::start(&dir, &config);
+    let gateway = keyed_everything(&dir, &everything, "");
     let bearer = format!("Bearer {API_KEY}");
     let load = portcullis_tests::gateway::load(
         &gateway.url("everything"),
@@ -501,27 +508,8 @@ fn concurrent_sessions_lose_and_misroute_no_answer() {
 fn a_principal_over_its_rate_limit_is_refused_with_the_reason() {
     let dir = scratch("gateway-rate-limit");
     let everything = HttpServer::everything();
-    let config = format!(
-        r#"
-        [listen]
-        address = "{{address}}"
-        [[auth.api_keys]]
-        name = "ci-runner"
-        tenant = "acme"
-        sha256 = "{API_KEY_SHA256}"
-        [[servers]]
-        name = "everything"
-        url = "{url}"
-        [[rate_limits]]
-        tool = "echo"
-        per_minute = 1
-        burst = 2
-        [audit]
-        path = "audit.jsonl"
-        "#,
-        url = everything.url,
-    );
-    let gateway = Gateway::start(&dir, &config);
+    let limits = "[[rate_limits]]\ntool = \"echo\"\nper_minute = 1\nburst = 2\n[audit]\npath = \"audit.jsonl\"";
+    let gateway = keyed_everything(&dir, &everything, limits);
     let echo = json!({"call": "echo", "arguments": {"message": "again"}});
     let lines = python_http_client(
         &json!([echo, echo, echo, {"call": "get-sum", "arguments": {"a": 1, "b": 2}}]),
@@ -715,22 +703,11 @@ fn the_gateway_serves_tls_with_its_certificate() {
     let dir = scratch("gateway-tls");
     let certificate = portcullis_tests::gateway::self_signed_certificate(&dir);
     let everything = HttpServer::everything();
-    let config = format!(
-        r#"
-        [listen]
-        address = "{{address}}"
-        tls = {{ cert = "cert.pem", key = "key.pem" }}
-        [[auth.api_keys]]
-        name = "ci-runner"
-        tenant = "acme"
-        sha256 = "{API_KEY_SHA256}"
-        [[servers]]
-        name = "everything"
-        url = "{url}"
-        "#,
-        url = everything.url,
+    let gateway = keyed_everything(
+        &dir,
+        &everything,
+        "[listen.tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"",
     );
-    let gateway = Gateway::start(&dir, &config);
     let port = gateway.address.rsplit(':').next().unwrap();
     let url = format!("https://localhost:{port}/mcp/everything");
     let trusted = portcullis_tests::gateway::https_client(Some(&certificate));

@@ -91,10 +91,20 @@ impl ClientName {
             .with_context(|| format!("cannot read {}", path.display()))?;
         let config: Value = serde_json::from_str(&text)
             .with_context(|| format!("{} is not JSON (comments are not read)", path.display()))?;
-        let servers = config
-            .get(self.servers_key())
-            .and_then(Value::as_object)
+        let mut tables: Vec<&Value> = config.get(self.servers_key()).into_iter().collect();
+        // Claude Code keeps servers per project too, in `~/.claude.json`.
+        if self == ClientName::ClaudeCode {
+            let projects = config.get("projects").and_then(Value::as_object);
+            tables.extend(
+                projects
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|(_, project)| project.get(self.servers_key())),
+            );
+        }
+        let servers = tables
             .into_iter()
+            .filter_map(Value::as_object)
             .flatten()
             .map(|(name, entry)| ServerEntry::read(name, entry))
             .collect();
@@ -233,6 +243,28 @@ mod tests {
         assert_eq!(
             ServerEntry::read("x", &json!({})).transport,
             Transport::Unknown
+        );
+    }
+
+    #[test]
+    fn claude_code_servers_of_every_project_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".claude.json");
+        std::fs::write(
+            &path,
+            r#"{"mcpServers": {"a": {"command": "a"}},
+                "projects": {"/p": {"mcpServers": {"b": {"command": "b"}}}, "/q": {}}}"#,
+        )
+        .unwrap();
+        let names = |client: ClientName| -> Vec<String> {
+            let servers = client.servers(&path).unwrap();
+            servers.into_iter().map(|entry| entry.name).collect()
+        };
+        assert_eq!(names(ClientName::ClaudeCode), ["a", "b"]);
+        assert_eq!(
+            names(ClientName::Cursor),
+            ["a"],
+            "only Claude Code has projects"
         );
     }
 

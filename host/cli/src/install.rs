@@ -243,13 +243,34 @@ fn transform(role: Role, text: &str, portcullis: &str) -> anyhow::Result<String>
 
 /// Every stdio server not yet behind Portcullis: `command` becomes
 /// Portcullis, `args` become `run --name <entry> -- <command> <args>…`.
+/// Claude Code keeps servers per project too (`projects.<path>.mcpServers`
+/// in `~/.claude.json`): those are wrapped as well.
 fn wrap_servers(root: &CstRootNode, client: ClientName, portcullis: &str) -> anyhow::Result<()> {
-    let Some(servers) = root
-        .object_value()
-        .and_then(|config| config.object_value(client.servers_key()))
-    else {
+    let Some(config) = root.object_value() else {
         return Ok(());
     };
+    let mut tables: Vec<CstObject> = config
+        .object_value(client.servers_key())
+        .into_iter()
+        .collect();
+    if client == ClientName::ClaudeCode
+        && let Some(projects) = config.object_value("projects")
+    {
+        tables.extend(
+            projects
+                .properties()
+                .into_iter()
+                .filter_map(|project| project.object_value()?.object_value(client.servers_key())),
+        );
+    }
+    for servers in tables {
+        wrap_table(&servers, portcullis);
+    }
+    Ok(())
+}
+
+/// Wraps the stdio servers of one table of servers.
+fn wrap_table(servers: &CstObject, portcullis: &str) {
     for server in servers.properties() {
         let (Some(name), Some(entry)) = (server.decoded_name(), server.object_value()) else {
             continue;
@@ -287,7 +308,6 @@ fn wrap_servers(root: &CstRootNode, client: ClientName, portcullis: &str) -> any
             }
         }
     }
-    Ok(())
 }
 
 fn string_member(object: &CstObject, name: &str) -> Option<String> {
@@ -478,6 +498,38 @@ mod tests {
         // Wrapping twice changes nothing.
         let again = transform(Role::Servers(ClientName::Cursor), &after, PORTCULLIS).unwrap();
         assert_eq!(again, after);
+    }
+
+    #[test]
+    fn claude_codes_servers_of_each_project_are_wrapped_too() {
+        let text = r#"{
+  "mcpServers": { "files": { "command": "npx", "args": ["server-filesystem"] } },
+  "projects": {
+    "/home/dev/shop": {
+      "allowedTools": [],
+      "mcpServers": { "db": { "command": "uvx", "args": ["mcp-server-sqlite"] } }
+    },
+    "/home/dev/empty": { "allowedTools": [] }
+  }
+}
+"#;
+        let after = transform(Role::Servers(ClientName::ClaudeCode), text, PORTCULLIS).unwrap();
+        let value: serde_json::Value =
+            jsonc_parser::parse_to_serde_value(&after, &Default::default()).unwrap();
+        assert_eq!(value["mcpServers"]["files"]["command"], PORTCULLIS);
+        let db = &value["projects"]["/home/dev/shop"]["mcpServers"]["db"];
+        assert_eq!(db["command"], PORTCULLIS);
+        assert_eq!(
+            db["args"],
+            serde_json::json!(["run", "--name", "db", "--", "uvx", "mcp-server-sqlite"])
+        );
+        assert_eq!(
+            value["projects"]["/home/dev/empty"],
+            serde_json::json!({ "allowedTools": [] })
+        );
+        // Another client's file keeps a `projects` member as it is.
+        let cursor = transform(Role::Servers(ClientName::Cursor), text, PORTCULLIS).unwrap();
+        assert!(cursor.contains(r#""command": "uvx""#), "{cursor}");
     }
 
     #[test]

@@ -25,23 +25,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("a scratch directory");
     let everything = HttpServer::everything();
     let config = format!(
-        r#"
-        [listen]
-        address = "{{address}}"
-        [[auth.api_keys]]
-        name = "bench"
-        tenant = "bench"
-        sha256 = "{digest}"
-        [[servers]]
-        name = "everything"
-        url = "{url}"
-        [sessions]
-        max_per_principal = {sessions}
-        "#,
-        digest = sha256_hex(API_KEY),
-        url = everything.url,
+        "[[auth.api_keys]]\nname = \"bench\"\ntenant = \"bench\"\nsha256 = \"{}\"\n[sessions]\nmax_per_principal = {sessions}",
+        sha256_hex(API_KEY)
     );
-    let gateway = Gateway::start(dir.path(), &config);
+    let gateway = Gateway::in_front_of(dir.path(), &everything, &config);
     let bearer = format!("Bearer {API_KEY}");
 
     println!("| load | path | p50 | p99 | p50 / direct | p99 / direct |");

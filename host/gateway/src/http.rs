@@ -244,7 +244,7 @@ pub(crate) async fn post(
             let (session, handle) = gateway.open(&identity, &server)?;
             Target::Named(session, handle)
         }
-        None if modern => Target::Stateless(gateway.stateless(&identity, &server)?),
+        None if modern => Target::Stateless(gateway.shared(&identity, &server)?),
         None => {
             return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,

@@ -31,7 +31,6 @@ mod sessions;
 mod tls;
 mod upstream;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -99,8 +98,6 @@ pub struct Gateway {
     sessions: Registry,
     state_quota: StateQuota,
     audit: Option<Arc<Mutex<AuditLog>>>,
-    /// The session each caller's 2026-07-28 requests share, per server.
-    stateless: Mutex<HashMap<(String, String, String), String>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -133,7 +130,6 @@ impl Gateway {
             policies,
             state_quota,
             audit: audit.map(|log| Arc::new(Mutex::new(log))),
-            stateless: Mutex::new(HashMap::new()),
         }
     }
 
@@ -300,41 +296,29 @@ impl Gateway {
     ) -> Result<(String, Arc<SessionHandle>), Refusal> {
         self.sessions
             .open(identity, server, &self.parts())
-            .map_err(|error| {
-                tracing::warn!(%error, "session refused");
-                let status = match error {
-                    OpenError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
-                    OpenError::PrincipalFull(_) => StatusCode::TOO_MANY_REQUESTS,
-                    OpenError::Connect(_) => StatusCode::BAD_GATEWAY,
-                };
-                Refusal::new(status, error.to_string())
-            })
+            .map_err(refusal)
     }
 
     /// The session `identity`'s 2026-07-28 requests to `server` share,
     /// opened at the first.
-    fn stateless(
+    fn shared(
         &self,
         identity: &Identity,
         server: &ServerConfig,
     ) -> Result<Arc<SessionHandle>, Refusal> {
-        let key = (
-            identity.tenant.clone(),
-            identity.principal.subject.clone(),
-            server.name.clone(),
-        );
-        let mut stateless = self
-            .stateless
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(handle) = stateless
-            .get(&key)
-            .and_then(|id| self.sessions.get(id, identity))
-        {
-            return Ok(handle);
-        }
-        let (id, handle) = self.open(identity, server)?;
-        stateless.insert(key, id);
-        Ok(handle)
+        self.sessions
+            .shared(identity, server, &self.parts())
+            .map_err(refusal)
     }
+}
+
+/// The answer to a session that could not be opened.
+fn refusal(error: OpenError) -> Refusal {
+    tracing::warn!(%error, "session refused");
+    let status = match error {
+        OpenError::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
+        OpenError::PrincipalFull(_) => StatusCode::TOO_MANY_REQUESTS,
+        OpenError::Connect(_) => StatusCode::BAD_GATEWAY,
+    };
+    Refusal::new(status, error.to_string())
 }

@@ -54,6 +54,9 @@ pub(crate) enum Input {
 #[derive(Debug)]
 pub(crate) struct SessionHandle {
     owner: Identity,
+    /// The server of the caller's 2026-07-28 requests, for the session
+    /// they share; `None` for a session opened by `initialize`.
+    shared_with: Option<String>,
     input: mpsc::Sender<Input>,
     last_used: Mutex<Instant>,
     ended: Arc<AtomicBool>,
@@ -129,20 +132,60 @@ impl Registry {
         server: &ServerConfig,
         parts: &SessionParts,
     ) -> Result<(String, Arc<SessionHandle>), OpenError> {
+        Registry::open_in(&mut self.lock(), &self.limits, owner, server, parts, None)
+    }
+
+    /// The session `owner`'s 2026-07-28 requests to `server` share (that
+    /// revision has no sessions of its own), opened at the first.
+    pub(crate) fn shared(
+        &self,
+        owner: &Identity,
+        server: &ServerConfig,
+        parts: &SessionParts,
+    ) -> Result<Arc<SessionHandle>, OpenError> {
         let mut sessions = self.lock();
+        let found = sessions.values().find(|handle| {
+            handle.owner.same_owner(owner)
+                && handle.shared_with.as_deref() == Some(server.name.as_str())
+                && !handle.ended.load(Ordering::Acquire)
+        });
+        if let Some(handle) = found {
+            return Ok(Arc::clone(handle));
+        }
+        let shared_with = Some(server.name.clone());
+        Registry::open_in(
+            &mut sessions,
+            &self.limits,
+            owner,
+            server,
+            parts,
+            shared_with,
+        )
+        .map(|(_, handle)| handle)
+    }
+
+    /// Opens a session in `sessions` (the registry's, locked), within `limits`.
+    fn open_in(
+        sessions: &mut HashMap<String, Arc<SessionHandle>>,
+        limits: &SessionLimits,
+        owner: &Identity,
+        server: &ServerConfig,
+        parts: &SessionParts,
+        shared_with: Option<String>,
+    ) -> Result<(String, Arc<SessionHandle>), OpenError> {
         sessions.retain(|_, handle| !handle.ended.load(Ordering::Acquire));
-        if sessions.len() >= self.limits.max_sessions {
-            return Err(OpenError::Full(self.limits.max_sessions));
+        if sessions.len() >= limits.max_sessions {
+            return Err(OpenError::Full(limits.max_sessions));
         }
         let owned = sessions
             .values()
             .filter(|handle| handle.owner.same_owner(owner))
             .count();
-        if owned >= self.limits.max_per_principal {
-            return Err(OpenError::PrincipalFull(self.limits.max_per_principal));
+        if owned >= limits.max_per_principal {
+            return Err(OpenError::PrincipalFull(limits.max_per_principal));
         }
         let (upstream, from_server) =
-            Upstream::connect(server, self.limits.max_body_bytes).map_err(OpenError::Connect)?;
+            Upstream::connect(server, limits.max_body_bytes).map_err(OpenError::Connect)?;
         let options = SessionOptions::new(server.name.clone())
             .with_owner(owner.tenant.clone(), owner.principal.clone());
         let id = options.session_id.clone();
@@ -156,6 +199,7 @@ impl Registry {
         let ended = Arc::new(AtomicBool::new(false));
         let handle = Arc::new(SessionHandle {
             owner: owner.clone(),
+            shared_with,
             input,
             last_used: Mutex::new(Instant::now()),
             ended: Arc::clone(&ended),

@@ -162,7 +162,10 @@ impl Shared {
     /// POSTs one message and, once the server has answered with its
     /// headers, reads the answer on a task of its own.
     async fn post(self: &Arc<Self>, line: Vec<u8>, tasks: &Arc<Mutex<JoinSet<()>>>) {
-        let request_id = match Frame::from_body(&line) {
+        // The message's id is read only where an answer must be made up
+        // for it: the session parsed the message already.
+        let line = bytes::Bytes::from(line);
+        let request_id = || match Frame::from_body(&line) {
             Frame::Message(Message {
                 kind: MessageKind::Request { id, .. },
                 ..
@@ -179,7 +182,7 @@ impl Shared {
             .headers(self.headers.clone())
             .header(ACCEPT, "application/json, text/event-stream")
             .header(CONTENT_TYPE, "application/json")
-            .body(line);
+            .body(line.clone());
         if let Some(session) = &session {
             request = request.header(SESSION_ID, session);
         }
@@ -191,7 +194,7 @@ impl Shared {
             Err(error) => {
                 tracing::warn!(%error, url = self.url, "the remote MCP server cannot be reached");
                 self.fail(
-                    request_id,
+                    request_id(),
                     &format!("the MCP server cannot be reached: {error}"),
                 )
                 .await;
@@ -213,7 +216,7 @@ impl Shared {
         }
         if !status.is_success() {
             self.fail(
-                request_id,
+                request_id(),
                 &format!("the MCP server answered HTTP {status}"),
             )
             .await;
@@ -226,7 +229,7 @@ impl Shared {
             .is_some_and(|kind| kind.starts_with("text/event-stream"));
         let reader = Arc::clone(self);
         let mut tasks = lock(tasks);
-        if status == reqwest::StatusCode::ACCEPTED || request_id.is_none() && !event_stream {
+        if status == reqwest::StatusCode::ACCEPTED || !event_stream && request_id().is_none() {
             // A notification or response: nothing comes back.
         } else if event_stream {
             tasks.spawn(async move { reader.read_events(response).await });

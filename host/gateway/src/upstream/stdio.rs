@@ -6,7 +6,7 @@
 
 use std::io::{self, BufReader, Write};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use portcullis_mcp::framing::FrameReader;
 use tokio::sync::mpsc;
@@ -124,41 +124,15 @@ impl StdioUpstream {
 }
 
 impl Drop for StdioUpstream {
-    /// Closes the server's input and stops its group: SIGTERM, then
-    /// SIGKILL after [`STOP_GRACE`]. This blocks for as long: drop a
-    /// server off the async runtime's threads.
+    /// Closes the server's input and stops its group, as the stdio proxy
+    /// does. This blocks for up to [`STOP_GRACE`]: drop a server off the
+    /// async runtime's threads.
     fn drop(&mut self) {
         self.input = None;
         let pid = self.child.id();
-        signal_group(&self.child, false);
-        let deadline = Instant::now() + STOP_GRACE;
-        let mut exited = false;
-        while !exited && Instant::now() < deadline {
-            exited = matches!(self.child.try_wait(), Ok(Some(_)));
-            if !exited {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        // Whatever the server started goes with it.
-        signal_group(&self.child, true);
-        if !exited {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        tracing::info!(pid, "MCP server stopped");
-    }
-}
-
-/// Sends SIGTERM (or SIGKILL) to the server's process group.
-fn signal_group(child: &Child, kill: bool) {
-    #[cfg(unix)]
-    {
-        use rustix::process::{Pid, Signal, kill_process_group};
-        let signal = if kill { Signal::KILL } else { Signal::TERM };
-        if let Some(group) = i32::try_from(child.id()).ok().and_then(Pid::from_raw) {
-            let _ = kill_process_group(group, signal);
+        match portcullis_mcp::transport::stdio::stop_group(&mut self.child, STOP_GRACE) {
+            Ok(status) => tracing::info!(pid, %status, "MCP server stopped"),
+            Err(error) => tracing::warn!(pid, %error, "MCP server stopped"),
         }
     }
-    #[cfg(not(unix))]
-    let _ = (child, kill);
 }

@@ -229,15 +229,10 @@ impl Frame {
     /// JSON can only be white space between tokens, become spaces, and
     /// white space around it is trimmed. Every other byte is kept.
     pub fn from_body(body: &[u8]) -> Frame {
-        let start = body.iter().position(|b| !b.is_ascii_whitespace());
-        let end = body.iter().rposition(|b| !b.is_ascii_whitespace());
-        let trimmed = match (start, end) {
-            (Some(start), Some(end)) => &body[start..=end],
-            _ => &[],
-        };
         let mut in_string = false;
         let mut escaped = false;
-        let line = trimmed
+        let line = body
+            .trim_ascii()
             .iter()
             .map(|&byte| {
                 match byte {

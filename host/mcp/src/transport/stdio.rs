@@ -238,9 +238,14 @@ fn kill_group(child: &Child, signal: Signal) {
     let _ = (child, signal);
 }
 
-/// Stops the server's process group: SIGTERM, then SIGKILL when the server
-/// has not exited within `grace`. Returns how the server exited.
-fn stop_group(child: &mut Child, grace: Duration) -> Result<ExitStatus, RelayError> {
+/// Stops a server started in a process group of its own (as [`run`] and
+/// the gateway start them), with everything it started: SIGTERM to the
+/// group, then SIGKILL when the server has not exited within `grace`.
+/// Returns how the server exited; blocks for up to `grace`.
+///
+/// # Errors
+/// [`RelayError::Wait`] when the server cannot be waited for.
+pub fn stop_group(child: &mut Child, grace: Duration) -> Result<ExitStatus, RelayError> {
     kill_group(child, Signal::Term);
     let since = Instant::now();
     while since.elapsed() < grace {

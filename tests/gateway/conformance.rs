@@ -49,21 +49,11 @@ fn every_scenario_the_server_passes_passes_through_the_gateway() {
     let dir = scratch("gateway-conformance");
     let everything = HttpServer::everything();
     // The suite opens a session per scenario and deletes none.
-    let config = format!(
-        r#"
-        [listen]
-        address = "{{address}}"
-        [auth]
-        anonymous = true
-        [[servers]]
-        name = "everything"
-        url = "{url}"
-        [sessions]
-        max_per_principal = 256
-        "#,
-        url = everything.url,
+    let gateway = Gateway::in_front_of(
+        &dir,
+        &everything,
+        "[auth]\nanonymous = true\n[sessions]\nmax_per_principal = 256",
     );
-    let gateway = Gateway::start(&dir, &config);
     let direct = conformance(&everything.url);
     let through = conformance(&gateway.url("everything"));
     assert_eq!(

@@ -73,28 +73,22 @@ fn start(name: &str) -> (OpenIdProvider, Gateway, std::path::PathBuf) {
 /// A gateway in front of the remote `everything`, which the API key of
 /// `acme` may call, with `extra` TOML after the configuration.
 fn keyed_everything(dir: &std::path::Path, everything: &HttpServer, extra: &str) -> Gateway {
-    let config = format!(
-        r#"
-        [listen]
-        address = "{{address}}"
-        [[auth.api_keys]]
-        name = "ci-runner"
-        tenant = "acme"
-        sha256 = "{API_KEY_SHA256}"
-        [[servers]]
-        name = "everything"
-        url = "{url}"
-        {extra}
-        "#,
-        url = everything.url,
+    let auth = format!(
+        "[[auth.api_keys]]\nname = \"ci-runner\"\ntenant = \"acme\"\nsha256 = \"{API_KEY_SHA256}\"\n{extra}"
     );
-    Gateway::start(dir, &config)
+    Gateway::in_front_of(dir, everything, &auth)
 }
 
 fn initialize() -> Value {
     json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},
         "clientInfo": {"name": "raw-test", "version": "1"}}})
+}
+
+/// `initialize` POSTed to `everything` with `token` as the bearer token.
+fn initialize_with(gateway: &Gateway, token: &str) -> portcullis_tests::http::Reply {
+    let bearer = format!("Bearer {token}");
+    gateway.post("everything", &[("Authorization", &bearer)], &initialize())
 }
 
 fn list_tools(id: u64) -> Value {
@@ -163,11 +157,7 @@ fn an_api_key_authenticates_and_a_wrong_one_does_not() {
     );
     assert_eq!(lines[0]["text"], "Echo: keyed");
     for wrong in [API_KEY_SHA256, "pk-test-gateway-7c1f0f", ""] {
-        let reply = gateway.post(
-            "everything",
-            &[("Authorization", &format!("Bearer {wrong}"))],
-            &initialize(),
-        );
+        let reply = initialize_with(&gateway, wrong);
         assert_eq!(reply.status, 401, "{wrong:?}: {}", reply.body);
     }
 }
@@ -217,11 +207,7 @@ fn without_a_valid_token_the_answer_is_401_with_the_resource_metadata() {
         ("claims of another token", swapped_claims.as_str()),
         ("no token at all", "not-a-token"),
     ] {
-        let reply = gateway.post(
-            "everything",
-            &[("Authorization", &format!("Bearer {token}"))],
-            &initialize(),
-        );
+        let reply = initialize_with(&gateway, token);
         assert_eq!(reply.status, 401, "{what}: {}", reply.body);
         assert!(
             reply
@@ -230,11 +216,7 @@ fn without_a_valid_token_the_answer_is_401_with_the_resource_metadata() {
             "{what}"
         );
     }
-    let reply = gateway.post(
-        "everything",
-        &[("Authorization", &format!("Bearer {good}"))],
-        &initialize(),
-    );
+    let reply = initialize_with(&gateway, &good);
     assert_eq!(reply.status, 200, "{}", reply.body);
 }
 
@@ -639,19 +621,7 @@ fn read_until(stream: &mut std::net::TcpStream, needle: &str) -> String {
 fn a_client_that_loses_a_stream_resumes_it_and_loses_no_answer() {
     let dir = scratch("gateway-resume");
     let everything = HttpServer::everything();
-    let config = format!(
-        r#"
-        [listen]
-        address = "{{address}}"
-        [auth]
-        anonymous = true
-        [[servers]]
-        name = "everything"
-        url = "{url}"
-        "#,
-        url = everything.url,
-    );
-    let gateway = Gateway::start(&dir, &config);
+    let gateway = Gateway::in_front_of(&dir, &everything, "[auth]\nanonymous = true");
     let opened = gateway.post("everything", &[], &initialize());
     let session = opened.header("mcp-session-id").unwrap().to_owned();
     let headers = [
@@ -755,12 +725,7 @@ fn a_changed_configuration_is_put_in_force_and_a_broken_one_is_not() {
         )
     };
     let gateway = Gateway::start(&dir, &config(API_KEY_SHA256));
-    let with_key = |key: &str| {
-        let bearer = format!("Bearer {key}");
-        gateway
-            .post("everything", &[("Authorization", &bearer)], &initialize())
-            .status
-    };
+    let with_key = |key: &str| initialize_with(&gateway, key).status;
     assert_eq!(with_key(API_KEY), 200);
     // The key is rotated (printf %s pk-rotated-key-2 | sha256sum).
     let rotated = "pk-rotated-key-2";

@@ -152,6 +152,17 @@ impl Gateway {
         }
     }
 
+    /// Starts a gateway in `dir` in front of `server` (as `everything`),
+    /// with the rest of its configuration in `config` (TOML tables:
+    /// authentication, limits, `[listen.tls]`…).
+    pub fn in_front_of(dir: &Path, server: &HttpServer, config: &str) -> Gateway {
+        let config = format!(
+            "[listen]\naddress = \"{{address}}\"\n[[servers]]\nname = \"everything\"\nurl = \"{}\"\n{config}",
+            server.url
+        );
+        Gateway::start(dir, &config)
+    }
+
     /// The URL of the server `name` behind the gateway.
     pub fn url(&self, name: &str) -> String {
         format!("http://{}/mcp/{name}", self.address)
